@@ -1,0 +1,760 @@
+//! Host key verification against OpenSSH `known_hosts` files (see the
+//! "SSH_KNOWN_HOSTS FILE FORMAT" section of `sshd(8)`).
+//!
+//! Differences from OpenSSH, on purpose:
+//! - `@cert-authority` lines are parsed but never consulted: only plain host
+//!   keys are checked.
+//! - A known key of a different algorithm makes the result
+//!   [`HostKeyStatus::Changed`]; OpenSSH only warns and treats the key as new.
+//!   [`KnownKey::algorithm`] lets the caller tell the two cases apart.
+//! - A `@revoked` line revokes its key whatever its host patterns say;
+//!   OpenSSH only consults revoked lines whose patterns match the host.
+//! - No `CheckHostIP` lookups: callers check the address themselves if wanted.
+//! - Only hashed names of the `|1|` (HMAC-SHA1) kind exist, as in OpenSSH.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, KeyInit, Mac};
+use russh::keys::{HashAlg, PublicKey};
+use sha1::Sha1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnownHostsError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("cannot record a host key for {host:?}: {reason}")]
+    InvalidHost { host: String, reason: &'static str },
+    #[error("cannot encode host key: {0}")]
+    Key(#[from] russh::keys::ssh_key::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyStatus {
+    Known {
+        file: PathBuf,
+        line: usize,
+    },
+    Unknown,
+    /// The host has entries, but none with this key (possibly only keys of
+    /// other algorithms).
+    Changed {
+        known: Vec<KnownKey>,
+    },
+    /// Takes precedence over any `Known` entry.
+    Revoked {
+        file: PathBuf,
+        line: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownKey {
+    pub file: PathBuf,
+    pub line: usize,
+    pub algorithm: String,
+    /// `SHA256:` followed by unpadded base64, as `ssh-keygen -l` prints it.
+    pub fingerprint: String,
+}
+
+/// A line that was skipped because it could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownHostsWarning {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for KnownHostsWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct KnownHosts {
+    entries: Vec<Entry>,
+    warnings: Vec<KnownHostsWarning>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    file: PathBuf,
+    line: usize,
+    marker: Marker,
+    hosts: Hosts,
+    key: PublicKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    None,
+    Revoked,
+    CertAuthority,
+}
+
+#[derive(Debug, Clone)]
+enum Hosts {
+    /// Comma-separated patterns, lowercased, `!` kept as a prefix.
+    Patterns(Vec<String>),
+    Hashed {
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
+}
+
+impl KnownHosts {
+    /// Reads each file in order. Missing files count as empty; any other read
+    /// error fails the load.
+    pub fn load(files: &[PathBuf]) -> Result<KnownHosts, KnownHostsError> {
+        let mut all = KnownHosts::default();
+        for file in files {
+            let bytes = match fs::read(file) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(KnownHostsError::Io {
+                        path: file.clone(),
+                        source,
+                    });
+                }
+            };
+            let parsed = Self::parse(&String::from_utf8_lossy(&bytes), file);
+            all.entries.extend(parsed.entries);
+            all.warnings.extend(parsed.warnings);
+        }
+        Ok(all)
+    }
+
+    /// Never fails: like OpenSSH, lines that cannot be understood are skipped,
+    /// and each is recorded in [`KnownHosts::warnings`].
+    pub fn parse(text: &str, file: &Path) -> KnownHosts {
+        let mut known = KnownHosts::default();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            match parse_line(raw.strip_suffix('\r').unwrap_or(raw)) {
+                Ok(None) => {}
+                Ok(Some((marker, hosts, key))) => known.entries.push(Entry {
+                    file: file.to_path_buf(),
+                    line,
+                    marker,
+                    hosts,
+                    key,
+                }),
+                Err(message) => known.warnings.push(KnownHostsWarning {
+                    file: file.to_path_buf(),
+                    line,
+                    message,
+                }),
+            }
+        }
+        known
+    }
+
+    pub fn warnings(&self) -> &[KnownHostsWarning] {
+        &self.warnings
+    }
+
+    /// Number of usable entries, markers included.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> HostKeyStatus {
+        let same_key = |entry: &Entry| entry.key.key_data() == key.key_data();
+        if let Some(revoked) = self
+            .entries
+            .iter()
+            .find(|e| e.marker == Marker::Revoked && same_key(e))
+        {
+            return HostKeyStatus::Revoked {
+                file: revoked.file.clone(),
+                line: revoked.line,
+            };
+        }
+        // ssh lowercases the host name before looking it up or hashing it.
+        let name = host_pattern_for(host, port).to_lowercase();
+        let mut known = Vec::new();
+        for entry in &self.entries {
+            if entry.marker != Marker::None || !entry.hosts.matches(&name) {
+                continue;
+            }
+            if same_key(entry) {
+                return HostKeyStatus::Known {
+                    file: entry.file.clone(),
+                    line: entry.line,
+                };
+            }
+            known.push(KnownKey {
+                file: entry.file.clone(),
+                line: entry.line,
+                algorithm: entry.key.algorithm().as_str().to_string(),
+                fingerprint: entry.key.fingerprint(HashAlg::Sha256).to_string(),
+            });
+        }
+        if known.is_empty() {
+            HostKeyStatus::Unknown
+        } else {
+            HostKeyStatus::Changed { known }
+        }
+    }
+}
+
+impl Hosts {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Hosts::Hashed { salt, hash } => {
+                let Ok(mut mac) = <Hmac<Sha1> as KeyInit>::new_from_slice(salt) else {
+                    return false;
+                };
+                mac.update(name.as_bytes());
+                mac.verify_slice(hash).is_ok()
+            }
+            Hosts::Patterns(patterns) => {
+                let mut positive = false;
+                for pattern in patterns {
+                    match pattern.strip_prefix('!') {
+                        Some(negated) if wildmatch(negated, name) => return false,
+                        Some(_) => {}
+                        None => positive |= wildmatch(pattern, name),
+                    }
+                }
+                positive
+            }
+        }
+    }
+}
+
+type ParsedLine = (Marker, Hosts, PublicKey);
+
+/// `Ok(None)` for blank and comment lines; `Err` explains a skipped line.
+fn parse_line(line: &str) -> Result<Option<ParsedLine>, String> {
+    let mut fields = line.split([' ', '\t']).filter(|f| !f.is_empty());
+    let first = match fields.next() {
+        None => return Ok(None),
+        Some(f) if f.starts_with('#') => return Ok(None),
+        Some(f) => f,
+    };
+    let (marker, hosts) = match first {
+        "@revoked" => (Marker::Revoked, fields.next()),
+        "@cert-authority" => (Marker::CertAuthority, fields.next()),
+        m if m.starts_with('@') => return Err(format!("unknown marker {m}")),
+        hosts => (Marker::None, Some(hosts)),
+    };
+    let hosts = parse_hosts(hosts.ok_or("missing host patterns")?)?;
+    let (Some(algorithm), Some(data)) = (fields.next(), fields.next()) else {
+        return Err("missing key".into());
+    };
+    let key = PublicKey::from_openssh(&format!("{algorithm} {data}"))
+        .map_err(|e| format!("cannot parse {algorithm} key: {e}"))?;
+    Ok(Some((marker, hosts, key)))
+}
+
+fn parse_hosts(field: &str) -> Result<Hosts, String> {
+    if !field.starts_with('|') {
+        return Ok(Hosts::Patterns(
+            field
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_lowercase)
+                .collect(),
+        ));
+    }
+    let invalid = || format!("invalid hashed host name {field}");
+    let ["", "1", salt, hash] = field.split('|').collect::<Vec<_>>()[..] else {
+        return Err(invalid());
+    };
+    let salt = STANDARD.decode(salt).map_err(|_| invalid())?;
+    let hash = STANDARD.decode(hash).map_err(|_| invalid())?;
+    // OpenSSH requires both to be exactly one SHA-1 digest long.
+    if salt.len() != 20 || hash.len() != 20 {
+        return Err(invalid());
+    }
+    Ok(Hosts::Hashed { salt, hash })
+}
+
+/// The name ssh looks up: `host` on port 22, `[host]:port` otherwise.
+pub fn host_pattern_for(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// Appends `host key` as a new line, creating the file (0600) and its parent
+/// directory (0700) if needed. Existing lines are never rewritten; if the file
+/// lacks a final newline, one is added first.
+pub fn append_known_host(
+    file: &Path,
+    host: &str,
+    port: u16,
+    key: &PublicKey,
+) -> Result<(), KnownHostsError> {
+    let invalid = |reason| KnownHostsError::InvalidHost {
+        host: host.to_string(),
+        reason,
+    };
+    if host.is_empty() {
+        return Err(invalid("empty host name"));
+    }
+    if host.starts_with(['@', '#', '|', '!', '[']) {
+        return Err(invalid(
+            "it starts with a character that has a meaning in known_hosts",
+        ));
+    }
+    if host.contains(|c: char| c.is_whitespace() || c.is_control() || ",*?[]".contains(c)) {
+        return Err(invalid("it contains whitespace or a pattern character"));
+    }
+    let entry = format!(
+        "{} {} {}\n",
+        host_pattern_for(&host.to_lowercase(), port),
+        key.algorithm().as_str(),
+        STANDARD.encode(key.to_bytes()?)
+    );
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| KnownHostsError::Io { path, source }
+    };
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io_err(parent))?;
+    }
+    let mut f = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(io_err(file))?;
+    let mut text = String::new();
+    if f.metadata().map_err(io_err(file))?.len() > 0 {
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::End(-1))
+            .and_then(|_| f.read_exact(&mut last))
+            .map_err(io_err(file))?;
+        if last[0] != b'\n' {
+            text.push('\n');
+        }
+    }
+    text.push_str(&entry);
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_data())
+        .map_err(io_err(file))
+}
+
+/// `*` matches any run of characters, `?` exactly one.
+fn wildmatch(pattern: &str, subject: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), subject.chars().collect());
+    let (mut pi, mut si) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == s[si])) {
+            (pi, si) = (pi + 1, si + 1);
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((star_pi, star_si)) = star {
+            // Let the last `*` swallow one more character and retry.
+            (pi, si) = (star_pi + 1, star_si + 1);
+            star = Some((star_pi, star_si + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use russh::keys::{Algorithm, EcdsaCurve, PrivateKey};
+    use std::process::Command;
+
+    fn ed25519() -> PublicKey {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+            .unwrap()
+            .public_key()
+            .clone()
+    }
+
+    fn ecdsa() -> PublicKey {
+        let alg = Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP256,
+        };
+        PrivateKey::random(&mut rand::rng(), alg)
+            .unwrap()
+            .public_key()
+            .clone()
+    }
+
+    fn openssh(key: &PublicKey) -> String {
+        let mut bare = key.clone();
+        bare.set_comment("");
+        bare.to_openssh().unwrap()
+    }
+
+    fn kh(text: &str) -> KnownHosts {
+        KnownHosts::parse(text, Path::new("/kh"))
+    }
+
+    fn known(line: usize) -> HostKeyStatus {
+        HostKeyStatus::Known {
+            file: PathBuf::from("/kh"),
+            line,
+        }
+    }
+
+    #[test]
+    fn plain_match_and_unknown_host() {
+        let key = ed25519();
+        let k = kh(&format!(
+            "# comment\n\nexample.com,10.0.0.1 {} some comment\n",
+            openssh(&key)
+        ));
+        assert!(k.warnings().is_empty());
+        assert_eq!(k.check("example.com", 22, &key), known(3));
+        assert_eq!(k.check("EXAMPLE.com", 22, &key), known(3));
+        assert_eq!(k.check("10.0.0.1", 22, &key), known(3));
+        assert_eq!(k.check("other.com", 22, &key), HostKeyStatus::Unknown);
+        assert_eq!(k.check("example.com", 2222, &key), HostKeyStatus::Unknown);
+    }
+
+    #[test]
+    fn bracketed_port_entries() {
+        let key = ed25519();
+        let k = kh(&format!("[example.com]:2222 {}\n", openssh(&key)));
+        assert_eq!(k.check("example.com", 2222, &key), known(1));
+        assert_eq!(k.check("example.com", 22, &key), HostKeyStatus::Unknown);
+        assert_eq!(k.check("example.com", 2223, &key), HostKeyStatus::Unknown);
+        // Port 22 is never written in brackets, and not looked up that way.
+        let k = kh(&format!("[example.com]:22 {}\n", openssh(&key)));
+        assert_eq!(k.check("example.com", 22, &key), HostKeyStatus::Unknown);
+    }
+
+    #[test]
+    fn wildcards_and_negation() {
+        let key = ed25519();
+        let k = kh(&format!(
+            "*.example.com,!bad.example.com,db?.corp {}\n",
+            openssh(&key)
+        ));
+        assert_eq!(k.check("web.example.com", 22, &key), known(1));
+        assert_eq!(k.check("db1.corp", 22, &key), known(1));
+        assert_eq!(k.check("db12.corp", 22, &key), HostKeyStatus::Unknown);
+        assert_eq!(k.check("bad.example.com", 22, &key), HostKeyStatus::Unknown);
+        assert_eq!(k.check("example.com", 22, &key), HostKeyStatus::Unknown);
+        let k = kh(&format!("[*.example.com]:* {}\n", openssh(&key)));
+        assert_eq!(k.check("a.example.com", 2222, &key), known(1));
+        assert_eq!(k.check("a.example.com", 22, &key), HostKeyStatus::Unknown);
+    }
+
+    #[test]
+    fn tabs_repeated_spaces_and_crlf() {
+        let key = ed25519();
+        let text = openssh(&key);
+        let (alg, data) = text.split_once(' ').unwrap();
+        let k = kh(&format!(
+            "  host1 \t  {alg}\t\t{data}   trailing comment\r\nhost2 {alg} {data}\r\n"
+        ));
+        assert!(k.warnings().is_empty(), "{:?}", k.warnings());
+        assert_eq!(k.check("host1", 22, &key), known(1));
+        assert_eq!(k.check("host2", 22, &key), known(2));
+    }
+
+    #[test]
+    fn changed_key_lists_known_keys() {
+        let (old, new) = (ed25519(), ed25519());
+        let k = kh(&format!(
+            "other {}\nhost {}\n",
+            openssh(&new),
+            openssh(&old)
+        ));
+        let HostKeyStatus::Changed { known } = k.check("host", 22, &new) else {
+            panic!("expected Changed");
+        };
+        assert_eq!(
+            known,
+            vec![KnownKey {
+                file: PathBuf::from("/kh"),
+                line: 2,
+                algorithm: "ssh-ed25519".into(),
+                fingerprint: old.fingerprint(HashAlg::Sha256).to_string(),
+            }]
+        );
+        assert!(known[0].fingerprint.starts_with("SHA256:"));
+    }
+
+    #[test]
+    fn different_algorithm_is_changed() {
+        let (ec, ed) = (ecdsa(), ed25519());
+        let k = kh(&format!("host {}\n", openssh(&ec)));
+        match k.check("host", 22, &ed) {
+            HostKeyStatus::Changed { known } => {
+                assert_eq!(known.len(), 1);
+                assert_eq!(known[0].algorithm, "ecdsa-sha2-nistp256");
+            }
+            other => panic!("expected Changed, got {other:?}"),
+        }
+        // With both keys listed, the matching one is found.
+        let k = kh(&format!("host {}\nhost {}\n", openssh(&ec), openssh(&ed)));
+        assert_eq!(k.check("host", 22, &ed), known(2));
+    }
+
+    #[test]
+    fn revoked_wins_regardless_of_host() {
+        let key = ed25519();
+        let line = openssh(&key);
+        let k = kh(&format!("host {line}\n@revoked unrelated.example {line}\n"));
+        assert_eq!(
+            k.check("host", 22, &key),
+            HostKeyStatus::Revoked {
+                file: PathBuf::from("/kh"),
+                line: 2
+            }
+        );
+        assert_eq!(
+            k.check("never-seen", 22, &key),
+            HostKeyStatus::Revoked {
+                file: PathBuf::from("/kh"),
+                line: 2
+            }
+        );
+        assert_eq!(
+            k.check("host", 22, &ed25519()),
+            HostKeyStatus::Changed {
+                known: vec![KnownKey {
+                    file: PathBuf::from("/kh"),
+                    line: 1,
+                    algorithm: "ssh-ed25519".into(),
+                    fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
+                }]
+            }
+        );
+    }
+
+    #[test]
+    fn cert_authority_lines_are_ignored_for_plain_keys() {
+        let key = ed25519();
+        let k = kh(&format!(
+            "@cert-authority *.example.com {}\n",
+            openssh(&key)
+        ));
+        assert!(k.warnings().is_empty());
+        assert_eq!(k.len(), 1);
+        assert_eq!(k.check("a.example.com", 22, &key), HostKeyStatus::Unknown);
+    }
+
+    #[test]
+    fn comment_is_ignored_when_comparing() {
+        let key = ed25519();
+        let mut with_comment = key.clone();
+        with_comment.set_comment("root@server");
+        let k = kh(&format!("host {}\n", with_comment.to_openssh().unwrap()));
+        assert_eq!(k.check("host", 22, &key), known(1));
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped_with_warnings() {
+        let key = ed25519();
+        let good = openssh(&key);
+        let text = format!(
+            "host-only\n@bogus host {good}\nhost ssh-ed25519 !!notbase64!!\nhost ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\n|1|c2FsdA==|aGFzaA== {good}\n|2|x|y {good}\nhost 2048 65537 12345\n@revoked\nfine {good}\n"
+        );
+        let k = kh(&text);
+        let lines: Vec<usize> = k.warnings().iter().map(|w| w.line).collect();
+        assert_eq!(lines, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(
+            k.warnings()[1]
+                .to_string()
+                .starts_with("/kh:2: unknown marker @bogus")
+        );
+        assert_eq!(k.len(), 1);
+        assert_eq!(k.check("fine", 22, &key), known(9));
+    }
+
+    fn have_ssh_keygen() -> bool {
+        Command::new("ssh-keygen").arg("-?").output().is_ok()
+    }
+
+    #[test]
+    fn hashed_entries_from_ssh_keygen() {
+        if !have_ssh_keygen() {
+            eprintln!("ssh-keygen not installed; skipping");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let (a, b) = (ed25519(), ecdsa());
+        fs::write(
+            &path,
+            format!(
+                "example.com {}\n[example.com]:2222 {}\n",
+                openssh(&a),
+                openssh(&b)
+            ),
+        )
+        .unwrap();
+        let status = Command::new("ssh-keygen")
+            .arg("-H")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{status:?}");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.lines().all(|l| l.starts_with("|1|")), "{text}");
+
+        let k = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
+        assert!(k.warnings().is_empty(), "{:?}", k.warnings());
+        let at = |line| HostKeyStatus::Known {
+            file: path.clone(),
+            line,
+        };
+        assert_eq!(k.check("example.com", 22, &a), at(1));
+        assert_eq!(k.check("Example.COM", 22, &a), at(1));
+        assert_eq!(k.check("example.com", 2222, &b), at(2));
+        assert_eq!(k.check("example.org", 22, &a), HostKeyStatus::Unknown);
+        assert!(matches!(
+            k.check("example.com", 22, &b),
+            HostKeyStatus::Changed { .. }
+        ));
+    }
+
+    #[test]
+    fn append_then_check_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new/.ssh/known_hosts");
+        let (a, b) = (ed25519(), ecdsa());
+        append_known_host(&path, "Host.Example", 22, &a).unwrap();
+        append_known_host(&path, "host.example", 2222, &b).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "host.example {}\n[host.example]:2222 {}\n",
+                openssh(&a),
+                openssh(&b)
+            )
+        );
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+            assert_eq!(mode(&path), 0o600);
+        }
+        let k = KnownHosts::load(&[path.clone(), dir.path().join("missing")]).unwrap();
+        assert_eq!(
+            k.check("host.example", 22, &a),
+            HostKeyStatus::Known {
+                file: path.clone(),
+                line: 1
+            }
+        );
+        assert_eq!(
+            k.check("host.example", 2222, &b),
+            HostKeyStatus::Known {
+                file: path.clone(),
+                line: 2
+            }
+        );
+
+        if have_ssh_keygen() {
+            for name in ["host.example", "[host.example]:2222"] {
+                let found = Command::new("ssh-keygen")
+                    .arg("-F")
+                    .arg(name)
+                    .arg("-f")
+                    .arg(&path)
+                    .output()
+                    .unwrap();
+                assert!(found.status.success(), "ssh-keygen -F {name}: {found:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn append_keeps_existing_lines_and_adds_missing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        fs::write(&path, "# keep me\nold ssh-ed25519 AAAA-not-even-valid").unwrap();
+        let key = ed25519();
+        append_known_host(&path, "new", 22, &key).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "# keep me\nold ssh-ed25519 AAAA-not-even-valid\nnew {}\n",
+                openssh(&key)
+            )
+        );
+        let k = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(k.warnings().len(), 1);
+        assert_eq!(
+            k.check("new", 22, &key),
+            HostKeyStatus::Known {
+                file: path,
+                line: 3
+            }
+        );
+    }
+
+    #[test]
+    fn append_rejects_hosts_that_would_change_meaning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let key = ed25519();
+        for host in [
+            "", "a b", "a,b", "*.x", "!x", "@revoked", "|1|x", "[x]", "#x", "a\nb",
+        ] {
+            assert!(
+                matches!(
+                    append_known_host(&path, host, 22, &key),
+                    Err(KnownHostsError::InvalidHost { .. })
+                ),
+                "{host:?}"
+            );
+        }
+        assert!(!path.exists());
+        append_known_host(&path, "fe80::1", 2222, &key).unwrap();
+        let k = KnownHosts::load(&[path]).unwrap();
+        assert!(matches!(
+            k.check("fe80::1", 2222, &key),
+            HostKeyStatus::Known { .. }
+        ));
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error_missing_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            KnownHosts::load(&[dir.path().join("nope")])
+                .unwrap()
+                .is_empty()
+        );
+        // A directory cannot be read as a file.
+        assert!(matches!(
+            KnownHosts::load(&[dir.path().to_path_buf()]),
+            Err(KnownHostsError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn host_patterns() {
+        assert_eq!(host_pattern_for("h", 22), "h");
+        assert_eq!(host_pattern_for("h", 2222), "[h]:2222");
+        assert_eq!(host_pattern_for("::1", 830), "[::1]:830");
+    }
+}

@@ -1,0 +1,254 @@
+//! The gate: requirements evaluated over an immutable snapshot of the run, each explained.
+//! Pure: the same runbook and the same journal give the same verdict, anywhere.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
+
+use crate::journal::state::RunState;
+use crate::runbook::{Level, Runbook};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    pub met: bool,
+    /// Short name: "steps", "checklist", "sign-offs", "rollback", "monitoring".
+    pub name: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub open: bool,
+    pub requirements: Vec<Requirement>,
+    pub monitor: Option<MonitorProgress>,
+}
+
+impl Verdict {
+    /// One line per unmet requirement (or "all requirements met"), for the journal.
+    pub fn reasons(&self) -> Vec<String> {
+        let unmet: Vec<String> = self
+            .requirements
+            .iter()
+            .filter(|r| !r.met)
+            .map(|r| format!("{}: {}", r.name, r.detail))
+            .collect();
+        if unmet.is_empty() {
+            vec!["all requirements met".into()]
+        } else {
+            unmet
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorProgress {
+    pub total: Duration,
+    /// Time covered by consecutive probes no further apart than the gap allowance.
+    pub watched: Duration,
+    /// Time between probes that nobody watched (process stopped, machine asleep).
+    pub gaps: Vec<(String, Duration)>,
+    pub passed: u32,
+    pub failed: u32,
+    pub max_failures: u32,
+    pub last_failure: Option<String>,
+}
+
+impl MonitorProgress {
+    pub fn fraction(&self) -> f64 {
+        if self.total.is_zero() {
+            return 1.0;
+        }
+        (self.watched.as_secs_f64() / self.total.as_secs_f64()).min(1.0)
+    }
+}
+
+fn parse_ts(ts: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(ts).ok()
+}
+
+/// Monitoring progress from the probe lines. Two probes further apart than twice the interval
+/// leave a gap: that time is not counted as watched.
+pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgress> {
+    let m = rb.gate.monitor.as_ref()?;
+    let allowance = m.every * 2;
+    let mut watched = Duration::ZERO;
+    let mut gaps = Vec::new();
+    let mut prev: Option<(SystemTime, &str)> = None;
+    let (mut passed, mut failed) = (0u32, 0u32);
+    let mut last_failure = None;
+    for p in &state.probes {
+        if p.passed {
+            passed += 1;
+        } else {
+            failed += 1;
+            last_failure = Some(format!(
+                "{}: {}",
+                p.ts,
+                p.reason.clone().unwrap_or_default()
+            ));
+        }
+        let Some(t) = parse_ts(&p.ts) else { continue };
+        if let Some((pt, pts)) = prev {
+            let d = t.duration_since(pt).unwrap_or_default();
+            if d <= allowance {
+                watched += d;
+            } else {
+                gaps.push((pts.to_string(), d));
+            }
+        }
+        prev = Some((t, &p.ts));
+    }
+    Some(MonitorProgress {
+        total: m.duration,
+        watched,
+        gaps,
+        passed,
+        failed,
+        max_failures: m.max_failures,
+        last_failure,
+    })
+}
+
+pub fn evaluate(rb: &Runbook, state: &RunState) -> Verdict {
+    let mut reqs = Vec::new();
+    let g = &rb.gate;
+
+    // Steps: passed, or waived with a reason.
+    let mut missing = Vec::new();
+    for id in &g.required_steps {
+        let Some(step) = rb.step(id) else { continue };
+        let st = state.step_status(step);
+        if !st.is_done() {
+            missing.push(format!("{id} ({})", st.label()));
+        }
+    }
+    let must_count = g.required_steps.len();
+    reqs.push(Requirement {
+        met: missing.is_empty(),
+        name: "steps",
+        detail: if missing.is_empty() {
+            format!("{must_count} required steps passed or waived")
+        } else {
+            format!(
+                "{} of {must_count} required steps not done: {}",
+                missing.len(),
+                missing.join(", ")
+            )
+        },
+    });
+
+    if !g.checklist.is_empty() {
+        let open: Vec<String> = g
+            .checklist
+            .iter()
+            .filter(|(s, i)| !state.is_checked(s, i) && !item_waived(state, s, i))
+            .map(|(s, i)| format!("{s}.{i}"))
+            .collect();
+        reqs.push(Requirement {
+            met: open.is_empty(),
+            name: "checklist",
+            detail: if open.is_empty() {
+                format!("{} named items ticked", g.checklist.len())
+            } else {
+                format!("not ticked: {}", open.join(", "))
+            },
+        });
+    }
+
+    if g.signoffs > 0 {
+        // Distinct people: by key fingerprint when they signed with a key, else by name.
+        let mut who = BTreeSet::new();
+        for (id, rec) in &state.steps {
+            let required = g.required_steps.contains(id)
+                || rb.step(id).is_some_and(|s| s.level == Level::Must);
+            if !required {
+                continue;
+            }
+            for so in &rec.signoffs {
+                who.insert(
+                    so.key_fingerprint
+                        .clone()
+                        .unwrap_or_else(|| format!("name:{}", so.operator)),
+                );
+            }
+        }
+        let n = u32::try_from(who.len()).unwrap_or(u32::MAX);
+        reqs.push(Requirement {
+            met: n >= g.signoffs,
+            name: "sign-offs",
+            detail: format!("{n} of {} distinct operators signed off", g.signoffs),
+        });
+    }
+
+    if let Some(r) = &g.rollback {
+        let back = rb.step(&r.rollback_step).and_then(|s| state.passed_at(s));
+        let fwd = rb.step(&r.forward_step).and_then(|s| state.passed_at(s));
+        let (met, detail) = match (back, fwd) {
+            (None, _) => (
+                false,
+                format!("rollback step `{}` has not passed", r.rollback_step),
+            ),
+            (Some(_), None) => (
+                false,
+                format!(
+                    "rolled back; forward step `{}` has not passed",
+                    r.forward_step
+                ),
+            ),
+            (Some(b), Some(f)) if f > b => (
+                true,
+                format!("rolled back (line {b}) and forward again (line {f})"),
+            ),
+            (Some(_), Some(_)) => (
+                false,
+                format!(
+                    "`{}` passed before the rollback; run it again after",
+                    r.forward_step
+                ),
+            ),
+        };
+        reqs.push(Requirement {
+            met,
+            name: "rollback",
+            detail,
+        });
+    }
+
+    let monitor = monitor_progress(rb, state);
+    if let Some(m) = &monitor {
+        let done = m.watched >= m.total;
+        let too_many = m.failed > m.max_failures;
+        let gap_note = if m.gaps.is_empty() {
+            String::new()
+        } else {
+            let unwatched: Duration = m.gaps.iter().map(|g| g.1).sum();
+            format!(
+                ", {} unwatched",
+                humantime::format_duration(Duration::from_secs(unwatched.as_secs()))
+            )
+        };
+        reqs.push(Requirement {
+            met: done && !too_many,
+            name: "monitoring",
+            detail: format!(
+                "{} of {} watched, {} probes passed, {} failed (max {}){gap_note}",
+                humantime::format_duration(Duration::from_secs(m.watched.as_secs())),
+                humantime::format_duration(m.total),
+                m.passed,
+                m.failed,
+                m.max_failures
+            ),
+        });
+    }
+
+    Verdict {
+        open: reqs.iter().all(|r| r.met),
+        requirements: reqs,
+        monitor,
+    }
+}
+
+fn item_waived(state: &RunState, step: &str, item: &str) -> bool {
+    state
+        .step(step)
+        .is_some_and(|r| r.waivers.iter().any(|w| w.item.as_deref() == Some(item)))
+}

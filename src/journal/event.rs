@@ -1,0 +1,184 @@
+//! The journal's vocabulary: one variant per line kind. Field names are part of the evidence
+//! format (docs/journal.md); add fields, never rename them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        runbook_id: String,
+        runbook_title: String,
+        runbook_path: String,
+        runbook_sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        runbook_git_commit: Option<String>,
+        operator: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator_key: Option<String>,
+        /// Values of the non-secret variables; secret ones are listed by name only.
+        vars: BTreeMap<String, String>,
+        #[serde(default)]
+        secret_vars: Vec<String>,
+        rehearse_version: String,
+    },
+    /// Another session (or the same operator after a restart) picked the run up.
+    Resumed {
+        operator: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator_key: Option<String>,
+    },
+    HostKey {
+        target: String,
+        host: String,
+        port: u16,
+        algorithm: String,
+        fingerprint: String,
+        /// `known` (in known_hosts), `pinned`, `accepted_once`, `accepted_saved`.
+        trust: String,
+    },
+    ConnectFailed {
+        target: String,
+        error: String,
+    },
+    CommandStarted {
+        step: String,
+        command: String,
+        target: String,
+        /// The resolved command with secret values replaced by `[secret:NAME]`.
+        run: String,
+        operator: String,
+        /// `hostname:pid` of the process running it, so a restart can tell a command that
+        /// another live session is running from one whose process died.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    CommandFinished {
+        step: String,
+        command: String,
+        /// `seq` of the matching `command_started`.
+        started_seq: u64,
+        exit_status: Option<u32>,
+        signal: Option<String>,
+        duration_ms: u64,
+        output_sha256: String,
+        output_bytes: u64,
+        outcome: Outcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    CheckToggled {
+        step: String,
+        item: String,
+        checked: bool,
+        operator: String,
+        /// Set when the tick was proposed by a passing expectation and confirmed by the operator.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        proposed_by: Option<String>,
+    },
+    Note {
+        step: String,
+        text: String,
+        operator: String,
+    },
+    Waiver {
+        step: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        item: Option<String>,
+        reason: String,
+        operator: String,
+    },
+    Choice {
+        step: String,
+        option: String,
+        reason: String,
+        operator: String,
+    },
+    Signoff {
+        step: String,
+        operator: String,
+        note: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_fingerprint: Option<String>,
+    },
+    Signature {
+        signs_seq: u64,
+        key_fingerprint: String,
+        /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` ...).
+        signature: String,
+    },
+    Gate {
+        open: bool,
+        reasons: Vec<String>,
+    },
+    Probe {
+        passed: bool,
+        exit_status: Option<u32>,
+        duration_ms: u64,
+        output_sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    WatchStarted {
+        operator: String,
+    },
+    WatchStopped {
+        reason: String,
+    },
+    /// Bytes found after the last complete line when the journal was opened, moved aside.
+    TornTail {
+        bytes: u64,
+        saved_as: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    TimedOut,
+    Cancelled,
+    ConnectionLost,
+    /// The process recording it stopped (crash, kill -9) while the command ran.
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed out",
+            Outcome::Cancelled => "cancelled",
+            Outcome::ConnectionLost => "connection lost",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::Resumed { .. } => "resumed",
+            Event::HostKey { .. } => "host_key",
+            Event::ConnectFailed { .. } => "connect_failed",
+            Event::CommandStarted { .. } => "command_started",
+            Event::CommandFinished { .. } => "command_finished",
+            Event::CheckToggled { .. } => "check_toggled",
+            Event::Note { .. } => "note",
+            Event::Waiver { .. } => "waiver",
+            Event::Choice { .. } => "choice",
+            Event::Signoff { .. } => "signoff",
+            Event::Signature { .. } => "signature",
+            Event::Gate { .. } => "gate",
+            Event::Probe { .. } => "probe",
+            Event::WatchStarted { .. } => "watch_started",
+            Event::WatchStopped { .. } => "watch_stopped",
+            Event::TornTail { .. } => "torn_tail",
+        }
+    }
+}

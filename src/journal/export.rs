@@ -1,0 +1,372 @@
+//! Reports of a run for the people who read them: Markdown and JSON, built from the journal
+//! and the runbook kept beside it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::state::RunState;
+use super::{Entry, JournalError, outputs, read_entries};
+use crate::gate;
+use crate::runbook::{self, Runbook};
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub runbook_id: String,
+    pub runbook_title: String,
+    pub runbook_sha256: String,
+    pub runbook_git_commit: Option<String>,
+    pub started: String,
+    pub last_entry: String,
+    pub operators: Vec<String>,
+    pub host_keys: Vec<HostKeyRow>,
+    pub steps: Vec<StepRow>,
+    pub gate_open: bool,
+    pub gate: Vec<GateRow>,
+    pub journal_lines: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HostKeyRow {
+    pub target: String,
+    pub host: String,
+    pub port: u16,
+    pub fingerprint: String,
+    pub trust: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepRow {
+    pub id: String,
+    pub title: String,
+    pub level: runbook::Level,
+    pub page: Option<u32>,
+    pub status: String,
+    pub commands: Vec<CommandRow>,
+    pub checklist: Vec<CheckRow>,
+    pub notes: Vec<String>,
+    pub waivers: Vec<String>,
+    pub signoffs: Vec<SignoffRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommandRow {
+    pub name: String,
+    pub target: String,
+    pub run: String,
+    pub ts: String,
+    pub operator: String,
+    pub outcome: String,
+    pub exit_status: Option<u32>,
+    pub signal: Option<String>,
+    pub duration_ms: u64,
+    pub output_sha256: String,
+    pub output_bytes: u64,
+    pub reason: Option<String>,
+    pub excerpt: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckRow {
+    pub id: String,
+    pub text: String,
+    pub checked: bool,
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignoffRow {
+    pub seq: u64,
+    pub ts: String,
+    pub operator: String,
+    pub note: String,
+    pub key_fingerprint: Option<String>,
+    pub signed: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GateRow {
+    pub met: bool,
+    pub name: String,
+    pub detail: String,
+}
+
+const EXCERPT_BYTES: u64 = 2048;
+
+/// The runbook a run was made with: the copy kept in the run directory.
+pub fn run_runbook(run_dir: &Path) -> Result<Runbook, String> {
+    let path = run_dir.join("runbook.toml");
+    runbook::load(&path).map_err(|e| e.to_string())
+}
+
+pub fn build(run_dir: &Path) -> Result<(Report, Vec<Entry>), JournalError> {
+    let entries = read_entries(run_dir)?;
+    let rb = run_runbook(run_dir).map_err(|message| JournalError::Corrupt {
+        path: run_dir.join("runbook.toml"),
+        line: 1,
+        message,
+    })?;
+    let state = RunState::from_entries(&entries);
+    let verdict = gate::evaluate(&rb, &state);
+    let git = entries.iter().find_map(|e| match &e.event {
+        super::Event::RunStarted {
+            runbook_git_commit, ..
+        } => runbook_git_commit.clone(),
+        _ => None,
+    });
+    let steps = rb
+        .steps
+        .iter()
+        .map(|s| {
+            let rec = state.step(&s.id);
+            StepRow {
+                id: s.id.clone(),
+                title: s.title.clone(),
+                level: s.level,
+                page: s.page,
+                status: state.step_status(s).label().to_string(),
+                commands: rec
+                    .map(|r| {
+                        r.runs
+                            .iter()
+                            .map(|c| CommandRow {
+                                name: c.command.clone(),
+                                target: c.target.clone(),
+                                run: c.run.clone(),
+                                ts: c.ts.clone(),
+                                operator: c.operator.clone(),
+                                outcome: c.outcome.label().to_string(),
+                                exit_status: c.exit_status,
+                                signal: c.signal.clone(),
+                                duration_ms: c.duration_ms,
+                                output_sha256: c.output_sha256.clone(),
+                                output_bytes: c.output_bytes,
+                                reason: c.reason.clone(),
+                                excerpt: outputs::read_tail(
+                                    run_dir,
+                                    &c.output_sha256,
+                                    EXCERPT_BYTES,
+                                )
+                                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                                .unwrap_or_default(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                checklist: s
+                    .checklist
+                    .iter()
+                    .map(|c| {
+                        let rec = rec.and_then(|r| r.checks.get(&c.id));
+                        CheckRow {
+                            id: c.id.clone(),
+                            text: c.text.clone(),
+                            checked: rec.is_some_and(|r| r.checked),
+                            by: rec.map(|r| r.operator.clone()),
+                        }
+                    })
+                    .collect(),
+                notes: rec
+                    .map(|r| {
+                        r.notes
+                            .iter()
+                            .map(|n| format!("{} ({}): {}", n.operator, n.ts, n.text))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                waivers: rec
+                    .map(|r| {
+                        r.waivers
+                            .iter()
+                            .map(|w| {
+                                format!(
+                                    "{}{}: {}",
+                                    w.operator,
+                                    w.item
+                                        .as_ref()
+                                        .map(|i| format!(" [{i}]"))
+                                        .unwrap_or_default(),
+                                    w.reason
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                signoffs: rec
+                    .map(|r| {
+                        r.signoffs
+                            .iter()
+                            .map(|s| SignoffRow {
+                                seq: s.seq,
+                                ts: s.ts.clone(),
+                                operator: s.operator.clone(),
+                                note: s.note.clone(),
+                                key_fingerprint: s.key_fingerprint.clone(),
+                                signed: s.signature.is_some(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let report = Report {
+        runbook_id: rb.id.clone(),
+        runbook_title: rb.title.clone(),
+        runbook_sha256: state.runbook_sha256.clone(),
+        runbook_git_commit: git,
+        started: state.started_ts.clone(),
+        last_entry: state.last_ts.clone(),
+        operators: state.operators.clone(),
+        host_keys: state
+            .host_keys
+            .iter()
+            .map(|h| HostKeyRow {
+                target: h.target.clone(),
+                host: h.host.clone(),
+                port: h.port,
+                fingerprint: h.fingerprint.clone(),
+                trust: h.trust.clone(),
+            })
+            .collect(),
+        steps,
+        gate_open: verdict.open,
+        gate: verdict
+            .requirements
+            .iter()
+            .map(|r| GateRow {
+                met: r.met,
+                name: r.name.to_string(),
+                detail: r.detail.clone(),
+            })
+            .collect(),
+        journal_lines: entries.len(),
+    };
+    Ok((report, entries))
+}
+
+pub fn to_json(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_default()
+}
+
+fn fence(text: &str) -> String {
+    let mut ticks = "```".to_string();
+    while text.contains(&ticks) {
+        ticks.push('`');
+    }
+    format!("{ticks}text\n{}\n{ticks}\n", text.trim_end())
+}
+
+pub fn to_markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {} — run report\n", r.runbook_title);
+    let _ = writeln!(
+        s,
+        "- Runbook: `{}` (sha256 `{}`)",
+        r.runbook_id, r.runbook_sha256
+    );
+    if let Some(c) = &r.runbook_git_commit {
+        let _ = writeln!(s, "- Git commit: `{c}`");
+    }
+    let _ = writeln!(s, "- Started: {}; last entry: {}", r.started, r.last_entry);
+    let _ = writeln!(s, "- Operators: {}", r.operators.join(", "));
+    let _ = writeln!(s, "- Journal: {} lines\n", r.journal_lines);
+    let _ = writeln!(
+        s,
+        "## Gate: {}\n",
+        if r.gate_open { "OPEN" } else { "SHUT" }
+    );
+    for g in &r.gate {
+        let _ = writeln!(
+            s,
+            "- {} **{}**: {}",
+            if g.met { "✓" } else { "✗" },
+            g.name,
+            g.detail
+        );
+    }
+    let _ = writeln!(s, "\n## Host keys\n");
+    if r.host_keys.is_empty() {
+        let _ = writeln!(s, "No connections were made.");
+    }
+    for h in &r.host_keys {
+        let _ = writeln!(
+            s,
+            "- `{}` {}:{} `{}` ({})",
+            h.target, h.host, h.port, h.fingerprint, h.trust
+        );
+    }
+    let _ = writeln!(s, "\n## Steps\n");
+    for st in &r.steps {
+        let page = st.page.map(|p| format!(" · p.{p}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "### {} `{}` — {} [{}{page}]\n",
+            st.title,
+            st.id,
+            st.status,
+            st.level.label()
+        );
+        for c in &st.commands {
+            let exit = c.exit_status.map_or_else(
+                || c.signal.clone().map_or("-".into(), |x| format!("SIG{x}")),
+                |e| e.to_string(),
+            );
+            let _ = writeln!(
+                s,
+                "- **{}** on `{}` by {} at {}: **{}** (exit {exit}, {} ms, {} bytes, output `{}`){}",
+                c.name,
+                c.target,
+                c.operator,
+                c.ts,
+                c.outcome,
+                c.duration_ms,
+                c.output_bytes,
+                c.output_sha256,
+                c.reason
+                    .as_ref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default()
+            );
+            if !c.excerpt.trim().is_empty() {
+                let _ = writeln!(s, "\n{}", fence(&c.excerpt));
+            }
+        }
+        for c in &st.checklist {
+            let _ = writeln!(
+                s,
+                "- [{}] {}{}",
+                if c.checked { "x" } else { " " },
+                c.text,
+                c.by.as_ref()
+                    .filter(|_| c.checked)
+                    .map(|b| format!(" ({b})"))
+                    .unwrap_or_default()
+            );
+        }
+        for n in &st.notes {
+            let _ = writeln!(s, "- Note: {n}");
+        }
+        for w in &st.waivers {
+            let _ = writeln!(s, "- Waived by {w}");
+        }
+        for so in &st.signoffs {
+            let _ = writeln!(
+                s,
+                "- Signed off by **{}** at {} (line {}){}: {}",
+                so.operator,
+                so.ts,
+                so.seq,
+                if so.signed {
+                    ", signature attached"
+                } else {
+                    ""
+                },
+                so.note
+            );
+        }
+        let _ = writeln!(s);
+    }
+    s
+}

@@ -1,0 +1,127 @@
+//! Command output on disk: `RUN_DIR/outputs/<sha256>`, named by the digest of its (already
+//! redacted) content. While a command runs its output goes to `outputs/partial-<seq>`, so what
+//! arrived before a crash or a dropped connection is kept and can be finished later.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub const OUTPUTS_DIR: &str = "outputs";
+
+pub fn output_path(run_dir: &Path, sha256: &str) -> PathBuf {
+    run_dir.join(OUTPUTS_DIR).join(sha256)
+}
+
+fn partial_path(run_dir: &Path, started_seq: u64) -> PathBuf {
+    run_dir
+        .join(OUTPUTS_DIR)
+        .join(format!("partial-{started_seq}"))
+}
+
+#[derive(Debug)]
+pub struct OutputSpool {
+    run_dir: PathBuf,
+    partial: PathBuf,
+    file: BufWriter<File>,
+    hasher: Sha256,
+    len: u64,
+}
+
+impl OutputSpool {
+    pub fn create(run_dir: &Path, started_seq: u64) -> io::Result<OutputSpool> {
+        fs::create_dir_all(run_dir.join(OUTPUTS_DIR))?;
+        let partial = partial_path(run_dir, started_seq);
+        let file = BufWriter::with_capacity(256 * 1024, File::create(&partial)?);
+        Ok(OutputSpool {
+            run_dir: run_dir.to_path_buf(),
+            partial,
+            file,
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        self.file.write_all(bytes)
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Flush what is buffered so a crash loses as little as possible.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+
+    /// Make the output durable under its digest. Returns (sha256, length).
+    pub fn finish(self) -> io::Result<(String, u64)> {
+        let file = self
+            .file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)?;
+        file.sync_all()?;
+        let sha = hex::encode(self.hasher.finalize());
+        seal(&self.run_dir, &self.partial, &sha)?;
+        Ok((sha, self.len))
+    }
+}
+
+fn seal(run_dir: &Path, partial: &Path, sha: &str) -> io::Result<()> {
+    let dest = output_path(run_dir, sha);
+    if dest.exists() {
+        fs::remove_file(partial)?;
+    } else {
+        fs::rename(partial, &dest)?;
+    }
+    if let Ok(d) = File::open(run_dir.join(OUTPUTS_DIR)) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// After a crash: seal the partial output of the command started at `started_seq`, if any.
+pub fn recover_partial(run_dir: &Path, started_seq: u64) -> io::Result<(String, u64)> {
+    let partial = partial_path(run_dir, started_seq);
+    let mut hasher = Sha256::new();
+    let mut len = 0u64;
+    match File::open(&partial) {
+        Ok(mut f) => {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                len += n as u64;
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            File::create(&partial)?;
+        }
+        Err(e) => return Err(e),
+    }
+    let sha = hex::encode(hasher.finalize());
+    seal(run_dir, &partial, &sha)?;
+    Ok((sha, len))
+}
+
+/// The last `max` bytes of an output file, for excerpts and for a step's log after a restart.
+pub fn read_tail(run_dir: &Path, sha256: &str, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(output_path(run_dir, sha256))?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(max)))?;
+    let mut out = Vec::new();
+    f.read_to_end(&mut out)?;
+    Ok(out)
+}

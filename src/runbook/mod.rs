@@ -1,0 +1,326 @@
+//! The runbook model: what a deploy runbook says, validated, with every reference checked.
+//! Loading never panics; every problem is a [`Diagnostic`] naming `file:line:column`.
+
+mod raw;
+pub mod template;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+pub use template::{Rendered, Template, VarValue, Vars};
+
+/// The bundled runbooks, so `rehearse demo` and the tests need no files beside the binary.
+pub const BUNDLED: &[(&str, &str)] = &[(
+    "demo-staging.toml",
+    include_str!("../../runbooks/demo-staging.toml"),
+)];
+
+#[derive(Debug, Clone)]
+pub struct Runbook {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub source: Source,
+    pub default_timeout: Duration,
+    pub vars: Vec<VarDef>,
+    pub targets: Vec<TargetDef>,
+    pub steps: Vec<Step>,
+    pub gate: Gate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+    /// Lowercase hex SHA-256 of the file's bytes.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct VarDef {
+    pub name: String,
+    pub default: Option<String>,
+    pub description: String,
+    pub secret: bool,
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetDef {
+    pub name: String,
+    pub description: String,
+    pub kind: TargetKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetKind {
+    Local,
+    Ssh(SshTarget),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SshTarget {
+    pub alias: Option<Template>,
+    pub host: Option<Template>,
+    pub port: Option<Template>,
+    pub user: Option<Template>,
+    pub known_hosts: Option<Template>,
+    pub identity_file: Option<Template>,
+}
+
+/// The name every runbook may use for the operator's own machine.
+pub const LOCAL: &str = "local";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Must,
+    Should,
+    Optional,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::Optional => "OPTIONAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+    pub page: Option<u32>,
+    pub body: String,
+    pub commands: Vec<Command>,
+    pub checklist: Vec<CheckItem>,
+    pub choice: Option<Vec<ChoiceOption>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub name: String,
+    pub run: Template,
+    pub target: String,
+    pub timeout: Duration,
+    pub confirm: bool,
+    pub pty: bool,
+    pub expect: Expect,
+    pub proves: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub exit: ExitExpect,
+    pub stdout: Option<Regex>,
+    pub stderr: Option<Regex>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitExpect {
+    Any,
+    Codes(Vec<u32>),
+}
+
+impl ExitExpect {
+    pub fn accepts(&self, code: Option<u32>) -> bool {
+        match self {
+            ExitExpect::Any => code.is_some(),
+            ExitExpect::Codes(c) => code.is_some_and(|code| c.contains(&code)),
+        }
+    }
+}
+
+impl fmt::Display for ExitExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitExpect::Any => f.write_str("any exit status"),
+            ExitExpect::Codes(c) if c.len() == 1 => write!(f, "exit {}", c[0]),
+            ExitExpect::Codes(c) => write!(f, "exit in {c:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckItem {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChoiceOption {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    pub title: String,
+    pub required_steps: Vec<String>,
+    /// `(step id, item id)`
+    pub checklist: Vec<(String, String)>,
+    pub signoffs: u32,
+    pub rollback: Option<RollbackProof>,
+    pub monitor: Option<Monitor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RollbackProof {
+    pub rollback_step: String,
+    pub forward_step: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Monitor {
+    pub duration: Duration,
+    pub every: Duration,
+    pub max_failures: u32,
+    pub probe: Command,
+}
+
+impl Runbook {
+    pub fn step(&self, id: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+
+    pub fn target(&self, name: &str) -> Option<&TargetDef> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// Variable values: defaults, then the environment for those naming one, then `--var`s.
+    /// Returns the names still without a value.
+    pub fn resolve_vars(&self, given: &[(String, String)]) -> Result<(Vars, Vec<String>), String> {
+        let mut vars = Vars::default();
+        for (name, _) in given {
+            if !self.vars.iter().any(|v| &v.name == name) {
+                let known: Vec<_> = self.vars.iter().map(|v| v.name.as_str()).collect();
+                return Err(format!(
+                    "--var {name}: the runbook declares no such variable (it has: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        let mut missing = Vec::new();
+        for def in &self.vars {
+            let from_cli = given
+                .iter()
+                .rev()
+                .find(|(n, _)| n == &def.name)
+                .map(|(_, v)| v.clone());
+            let from_env = def.env.as_ref().and_then(|e| std::env::var(e).ok());
+            match from_cli.or(from_env).or_else(|| def.default.clone()) {
+                Some(v) => vars.set(&def.name, v, def.secret),
+                None => missing.push(def.name.clone()),
+            }
+        }
+        Ok((vars, missing))
+    }
+}
+
+/// One problem in a runbook, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.message
+        )
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct LoadError(pub Vec<Diagnostic>);
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let mut start = offset;
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[..start];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+pub fn load(path: &Path) -> Result<Runbook, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        LoadError(vec![Diagnostic {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read runbook: {e}"),
+        }])
+    })?;
+    parse_bytes(&bytes, path)
+}
+
+pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Runbook, LoadError> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text, path),
+        Err(e) => {
+            let (line, column) = line_col(&String::from_utf8_lossy(bytes), e.valid_up_to());
+            Err(LoadError(vec![Diagnostic {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: "runbook is not valid UTF-8".into(),
+            }]))
+        }
+    }
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Runbook, LoadError> {
+    let source = Source {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+        sha256: hex::encode(Sha256::digest(text.as_bytes())),
+    };
+    validate::build(source)
+}
+
+/// A bundled runbook by file name, parsed.
+pub fn bundled(name: &str) -> Option<Result<Runbook, LoadError>> {
+    BUNDLED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, text)| parse(text, Path::new(&format!("runbooks/{n}"))))
+}

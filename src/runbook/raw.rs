@@ -1,0 +1,181 @@
+//! The runbook as written: serde types mirroring the TOML, with spans kept where a later
+//! validation error must point at the source. `deny_unknown_fields` everywhere, so a typo in a
+//! key is an error naming the key and the keys that were expected.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRunbook {
+    pub format: Option<S<u32>>,
+    pub id: S<String>,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    pub default_timeout: Option<S<String>>,
+    #[serde(default)]
+    pub vars: BTreeMap<S<String>, RawVar>,
+    #[serde(default)]
+    pub targets: BTreeMap<S<String>, RawTarget>,
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+    pub gate: Option<RawGate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVar {
+    pub default: Option<S<ScalarString>>,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub secret: bool,
+    /// Name of an environment variable the value may come from.
+    pub env: Option<String>,
+}
+
+/// A string that may be written as a TOML string, integer or boolean (`port = 22`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalarString(pub String);
+
+impl<'de> Deserialize<'de> for ScalarString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a string, an integer or a boolean")]
+        enum Any {
+            S(String),
+            I(i64),
+            B(bool),
+        }
+        Ok(ScalarString(match Any::deserialize(d)? {
+            Any::S(s) => s,
+            Any::I(i) => i.to_string(),
+            Any::B(b) => b.to_string(),
+        }))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    #[serde(default)]
+    pub local: bool,
+    /// A `Host` alias from `~/.ssh/config`.
+    pub alias: Option<S<String>>,
+    pub host: Option<S<ScalarString>>,
+    pub port: Option<S<ScalarString>>,
+    pub user: Option<S<ScalarString>>,
+    pub known_hosts: Option<S<String>>,
+    pub identity_file: Option<S<String>>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub id: S<String>,
+    pub title: String,
+    pub level: S<String>,
+    pub page: Option<u32>,
+    #[serde(default)]
+    pub body: String,
+    pub target: Option<S<String>>,
+    #[serde(default)]
+    pub commands: Vec<RawCommand>,
+    #[serde(default)]
+    pub checklist: Vec<RawCheck>,
+    pub choice: Option<RawChoice>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommand {
+    pub name: S<String>,
+    pub run: S<String>,
+    pub target: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    #[serde(default)]
+    pub confirm: bool,
+    #[serde(default)]
+    pub pty: bool,
+    pub expect: Option<RawExpect>,
+    /// Checklist item (id within the step) that this command's expectation proves.
+    pub proves: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    pub exit: Option<S<RawExit>>,
+    pub stdout: Option<S<String>>,
+    pub stderr: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "an exit code, a list of exit codes, or \"any\"")]
+pub enum RawExit {
+    Code(i64),
+    Codes(Vec<i64>),
+    Word(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub id: S<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChoice {
+    pub options: Vec<RawOption>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOption {
+    pub id: S<String>,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGate {
+    #[serde(default)]
+    pub title: String,
+    /// Steps that must pass (or be waived). Default: every `must` step.
+    pub required_steps: Option<Vec<S<String>>>,
+    /// Checklist items that must be ticked, as `step.item`.
+    #[serde(default)]
+    pub checklist: Vec<S<String>>,
+    #[serde(default)]
+    pub signoffs: u32,
+    pub rollback: Option<RawRollback>,
+    pub monitor: Option<RawMonitor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollback {
+    pub rollback_step: S<String>,
+    pub forward_step: S<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMonitor {
+    pub duration: S<String>,
+    pub every: S<String>,
+    #[serde(default)]
+    pub max_failures: u32,
+    pub probe: RawCommand,
+}

@@ -1,0 +1,538 @@
+//! From the raw TOML to a checked [`Runbook`]: every reference resolved, every duration and
+//! regex parsed, every problem collected with its position rather than stopping at the first.
+
+use std::collections::{BTreeSet, HashSet};
+use std::ops::Range;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
+use super::{
+    CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, Gate, LOCAL, Level,
+    LoadError, Monitor, RollbackProof, Runbook, Source, SshTarget, Step, TargetDef, TargetKind,
+    Template, VarDef, line_col,
+};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+struct Ctx<'a> {
+    source: &'a Source,
+    diags: Vec<Diagnostic>,
+    vars: BTreeSet<String>,
+    targets: BTreeSet<String>,
+}
+
+impl Ctx<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_col(&self.source.text, span.start);
+        self.diags.push(Diagnostic {
+            path: self.source.path.clone(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    /// A template whose placeholders all name declared variables.
+    fn template(&mut self, s: &S<String>) -> Template {
+        let t = Template::parse(s.get_ref());
+        let start = s.span().start;
+        let unknown: Vec<(usize, String)> = t
+            .names()
+            .filter(|(_, n)| !self.vars.contains(*n))
+            .map(|(at, n)| (at, n.to_string()))
+            .collect();
+        for (at, name) in unknown {
+            let known: Vec<_> = self.vars.iter().cloned().collect();
+            // The offset inside the string is exact for plain strings; escapes shift it a little.
+            let quote = if self.source.text[start..].starts_with("\"\"\"") {
+                3
+            } else {
+                1
+            };
+            self.error(
+                start + quote + at..start + quote + at,
+                format!(
+                    "unknown variable `{name}` (declared: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
+        t
+    }
+
+    fn duration(&mut self, s: &S<String>) -> Option<Duration> {
+        match humantime::parse_duration(s.get_ref()) {
+            Ok(d) if d.is_zero() => {
+                self.error(s.span(), "expected a duration above zero");
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    s.span(),
+                    format!("expected a duration like \"30s\", \"5m\" or \"24h\": {e}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn regex(&mut self, s: &S<String>) -> Option<Regex> {
+        match Regex::new(s.get_ref()) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.error(s.span(), format!("invalid regular expression: {e}"));
+                None
+            }
+        }
+    }
+
+    fn identifier(&mut self, s: &S<String>, what: &str) {
+        let ok = !s.get_ref().is_empty()
+            && s.get_ref()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            self.error(
+                s.span(),
+                format!(
+                    "{what} must be letters, digits, `-` or `_`, got {:?}",
+                    s.get_ref()
+                ),
+            );
+        }
+    }
+}
+
+pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
+    let raw: RawRunbook = match toml::from_str(&source.text) {
+        Ok(r) => r,
+        Err(e) => {
+            let (line, column) = line_col(&source.text, e.span().map_or(0, |s| s.start));
+            return Err(LoadError(vec![Diagnostic {
+                path: source.path.clone(),
+                line,
+                column,
+                message: e.message().trim().replace('\n', " "),
+            }]));
+        }
+    };
+    let mut cx = Ctx {
+        source: &source,
+        diags: Vec::new(),
+        vars: raw.vars.keys().map(|k| k.get_ref().clone()).collect(),
+        targets: raw.targets.keys().map(|k| k.get_ref().clone()).collect(),
+    };
+    cx.targets.insert(LOCAL.to_string());
+
+    if let Some(f) = &raw.format {
+        if *f.get_ref() != 1 {
+            cx.error(
+                f.span(),
+                format!(
+                    "unsupported format {} (this rehearse reads format 1)",
+                    f.get_ref()
+                ),
+            );
+        }
+    }
+    cx.identifier(&raw.id, "runbook id");
+    let default_timeout = raw
+        .default_timeout
+        .as_ref()
+        .and_then(|t| cx.duration(t))
+        .unwrap_or(DEFAULT_TIMEOUT);
+
+    let vars = raw
+        .vars
+        .iter()
+        .map(|(name, v)| {
+            cx.identifier(name, "variable name");
+            VarDef {
+                name: name.get_ref().clone(),
+                default: v.default.as_ref().map(|d| d.get_ref().0.clone()),
+                description: v.description.clone(),
+                secret: v.secret,
+                env: v.env.clone(),
+            }
+        })
+        .collect();
+
+    let targets = raw
+        .targets
+        .iter()
+        .map(|(name, t)| target(&mut cx, name, t))
+        .collect();
+
+    let mut seen = HashSet::new();
+    let steps: Vec<Step> = raw
+        .steps
+        .iter()
+        .map(|s| {
+            if !seen.insert(s.id.get_ref().clone()) {
+                cx.error(
+                    s.id.span(),
+                    format!("duplicate step id `{}`", s.id.get_ref()),
+                );
+            }
+            step(&mut cx, s, default_timeout)
+        })
+        .collect();
+    if steps.is_empty() {
+        cx.error(0..0, "a runbook needs at least one [[steps]] table");
+    }
+
+    let gate = gate(&mut cx, &raw, &steps, default_timeout);
+
+    if cx.diags.is_empty() {
+        Ok(Runbook {
+            id: raw.id.into_inner(),
+            title: raw.title,
+            summary: raw.summary,
+            source,
+            default_timeout,
+            vars,
+            targets,
+            steps,
+            gate,
+        })
+    } else {
+        let mut d = cx.diags;
+        d.sort_by_key(|d| (d.line, d.column));
+        Err(LoadError(d))
+    }
+}
+
+fn target(cx: &mut Ctx<'_>, name: &S<String>, t: &RawTarget) -> TargetDef {
+    cx.identifier(name, "target name");
+    if name.get_ref() == LOCAL {
+        cx.error(
+            name.span(),
+            "`local` is built in (the operator's machine) and cannot be redefined",
+        );
+    }
+    let tpl = |cx: &mut Ctx<'_>, v: &Option<S<super::raw::ScalarString>>| {
+        v.as_ref().map(|s| {
+            let st = S::new(s.span(), s.get_ref().0.clone());
+            cx.template(&st)
+        })
+    };
+    let kind = if t.local {
+        if t.alias.is_some() || t.host.is_some() {
+            cx.error(
+                name.span(),
+                "a `local = true` target cannot also name a host or alias",
+            );
+        }
+        TargetKind::Local
+    } else {
+        if t.alias.is_none() && t.host.is_none() {
+            cx.error(
+                name.span(),
+                format!("target `{}` needs `alias` (a Host in ~/.ssh/config), `host`, or `local = true`", name.get_ref()),
+            );
+        }
+        TargetKind::Ssh(SshTarget {
+            alias: t.alias.as_ref().map(|a| cx.template(a)),
+            host: tpl(cx, &t.host),
+            port: tpl(cx, &t.port),
+            user: tpl(cx, &t.user),
+            known_hosts: t.known_hosts.as_ref().map(|a| cx.template(a)),
+            identity_file: t.identity_file.as_ref().map(|a| cx.template(a)),
+        })
+    };
+    TargetDef {
+        name: name.get_ref().clone(),
+        description: t.description.clone(),
+        kind,
+    }
+}
+
+fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
+    cx.identifier(&s.id, "step id");
+    let level = match s.level.get_ref().as_str() {
+        "must" => Level::Must,
+        "should" => Level::Should,
+        "optional" => Level::Optional,
+        other => {
+            cx.error(
+                s.level.span(),
+                format!("expected level \"must\", \"should\" or \"optional\", got {other:?}"),
+            );
+            Level::Optional
+        }
+    };
+    if let Some(t) = &s.target {
+        check_target(cx, t);
+    }
+    let mut check_ids = HashSet::new();
+    let checklist: Vec<CheckItem> = s
+        .checklist
+        .iter()
+        .map(|c| {
+            cx.identifier(&c.id, "checklist item id");
+            if !check_ids.insert(c.id.get_ref().clone()) {
+                cx.error(
+                    c.id.span(),
+                    format!("duplicate checklist item `{}`", c.id.get_ref()),
+                );
+            }
+            CheckItem {
+                id: c.id.get_ref().clone(),
+                text: c.text.clone(),
+            }
+        })
+        .collect();
+    let default_target = s.target.as_ref().map(|t| t.get_ref().clone());
+    let mut names = HashSet::new();
+    let commands = s
+        .commands
+        .iter()
+        .map(|c| {
+            if !names.insert(c.name.get_ref().clone()) {
+                cx.error(
+                    c.name.span(),
+                    format!(
+                        "duplicate command name `{}` in step `{}`",
+                        c.name.get_ref(),
+                        s.id.get_ref()
+                    ),
+                );
+            }
+            if let Some(p) = &c.proves {
+                if !check_ids.contains(p.get_ref()) {
+                    cx.error(
+                        p.span(),
+                        format!(
+                            "`proves` names `{}`, which is not a checklist item of this step",
+                            p.get_ref()
+                        ),
+                    );
+                }
+            }
+            command(cx, c, default_target.as_deref(), default_timeout)
+        })
+        .collect();
+    let choice = s.choice.as_ref().map(|c| {
+        if c.options.len() < 2 {
+            cx.error(s.id.span(), "a choice needs at least two options");
+        }
+        c.options
+            .iter()
+            .map(|o| {
+                cx.identifier(&o.id, "option id");
+                ChoiceOption {
+                    id: o.id.get_ref().clone(),
+                    title: o.title.clone(),
+                    description: o.description.clone(),
+                }
+            })
+            .collect()
+    });
+    Step {
+        id: s.id.get_ref().clone(),
+        title: s.title.clone(),
+        level,
+        page: s.page,
+        body: s.body.trim_end().to_string(),
+        commands,
+        checklist,
+        choice,
+    }
+}
+
+fn check_target(cx: &mut Ctx<'_>, t: &S<String>) {
+    if !cx.targets.contains(t.get_ref()) {
+        let known: Vec<_> = cx.targets.iter().cloned().collect();
+        cx.error(
+            t.span(),
+            format!(
+                "unknown target `{}` (expected one of: {})",
+                t.get_ref(),
+                known.join(", ")
+            ),
+        );
+    }
+}
+
+fn command(
+    cx: &mut Ctx<'_>,
+    c: &RawCommand,
+    default_target: Option<&str>,
+    default_timeout: Duration,
+) -> Command {
+    let target = match (&c.target, default_target) {
+        (Some(t), _) => {
+            check_target(cx, t);
+            t.get_ref().clone()
+        }
+        (None, Some(t)) => t.to_string(),
+        (None, None) => {
+            // One declared target is the obvious default; otherwise the runbook must say.
+            let remote: Vec<_> = cx.targets.iter().filter(|t| *t != LOCAL).cloned().collect();
+            if remote.len() == 1 {
+                remote[0].clone()
+            } else {
+                cx.error(
+                    c.name.span(),
+                    "command has no target: set `target` on the command or its step",
+                );
+                LOCAL.to_string()
+            }
+        }
+    };
+    if c.run.get_ref().trim().is_empty() {
+        cx.error(c.run.span(), "`run` is empty");
+    }
+    let expect = match &c.expect {
+        None => Expect {
+            exit: ExitExpect::Codes(vec![0]),
+            stdout: None,
+            stderr: None,
+        },
+        Some(e) => Expect {
+            exit: match &e.exit {
+                None => ExitExpect::Codes(vec![0]),
+                Some(x) => exit_expect(cx, x),
+            },
+            stdout: e.stdout.as_ref().and_then(|r| cx.regex(r)),
+            stderr: e.stderr.as_ref().and_then(|r| cx.regex(r)),
+        },
+    };
+    Command {
+        name: c.name.get_ref().clone(),
+        run: cx.template(&c.run),
+        target,
+        timeout: c
+            .timeout
+            .as_ref()
+            .and_then(|t| cx.duration(t))
+            .unwrap_or(default_timeout),
+        confirm: c.confirm,
+        pty: c.pty,
+        expect,
+        proves: c.proves.as_ref().map(|p| p.get_ref().clone()),
+    }
+}
+
+fn exit_expect(cx: &mut Ctx<'_>, x: &S<RawExit>) -> ExitExpect {
+    let code = |cx: &mut Ctx<'_>, c: i64| match u32::try_from(c) {
+        Ok(c) if c <= 255 => Some(c),
+        _ => {
+            cx.error(x.span(), format!("exit codes are 0..=255, got {c}"));
+            None
+        }
+    };
+    match x.get_ref() {
+        RawExit::Code(c) => ExitExpect::Codes(code(cx, *c).into_iter().collect()),
+        RawExit::Codes(cs) => ExitExpect::Codes(cs.iter().filter_map(|c| code(cx, *c)).collect()),
+        RawExit::Word(w) if w == "any" => ExitExpect::Any,
+        RawExit::Word(w) => {
+            cx.error(
+                x.span(),
+                format!("expected an exit code, a list of codes or \"any\", got {w:?}"),
+            );
+            ExitExpect::Any
+        }
+    }
+}
+
+fn gate(cx: &mut Ctx<'_>, raw: &RawRunbook, steps: &[Step], default_timeout: Duration) -> Gate {
+    let Some(g) = &raw.gate else {
+        return Gate {
+            required_steps: steps
+                .iter()
+                .filter(|s| s.level == Level::Must)
+                .map(|s| s.id.clone())
+                .collect(),
+            ..Gate::default()
+        };
+    };
+    let step_exists = |cx: &mut Ctx<'_>, s: &S<String>| {
+        let ok = steps.iter().any(|st| &st.id == s.get_ref());
+        if !ok {
+            cx.error(s.span(), format!("unknown step `{}`", s.get_ref()));
+        }
+        ok
+    };
+    let required_steps = match &g.required_steps {
+        Some(list) => list
+            .iter()
+            .filter(|s| step_exists(cx, s))
+            .map(|s| s.get_ref().clone())
+            .collect(),
+        None => steps
+            .iter()
+            .filter(|s| s.level == Level::Must)
+            .map(|s| s.id.clone())
+            .collect(),
+    };
+    let checklist = g
+        .checklist
+        .iter()
+        .filter_map(|c| {
+            let Some((step_id, item)) = c.get_ref().split_once('.') else {
+                cx.error(
+                    c.span(),
+                    format!("expected `step.item`, got {:?}", c.get_ref()),
+                );
+                return None;
+            };
+            let found = steps
+                .iter()
+                .find(|s| s.id == step_id)
+                .is_some_and(|s| s.checklist.iter().any(|i| i.id == item));
+            if !found {
+                cx.error(
+                    c.span(),
+                    format!("no checklist item `{item}` in step `{step_id}`"),
+                );
+                return None;
+            }
+            Some((step_id.to_string(), item.to_string()))
+        })
+        .collect();
+    let rollback = g.rollback.as_ref().and_then(|r| {
+        let a = step_exists(cx, &r.rollback_step);
+        let b = step_exists(cx, &r.forward_step);
+        (a && b).then(|| RollbackProof {
+            rollback_step: r.rollback_step.get_ref().clone(),
+            forward_step: r.forward_step.get_ref().clone(),
+        })
+    });
+    let monitor = g.monitor.as_ref().and_then(|m| {
+        let duration = cx.duration(&m.duration);
+        let every = cx.duration(&m.every);
+        let probe = command(cx, &m.probe, None, default_timeout);
+        match (duration, every) {
+            (Some(duration), Some(every)) if every > duration => {
+                cx.error(
+                    m.every.span(),
+                    "`every` is longer than the whole `duration`",
+                );
+                None
+            }
+            (Some(duration), Some(every)) => Some(Monitor {
+                duration,
+                every,
+                max_failures: m.max_failures,
+                probe,
+            }),
+            _ => None,
+        }
+    });
+    Gate {
+        title: g.title.clone(),
+        required_steps,
+        checklist,
+        signoffs: g.signoffs,
+        rollback,
+        monitor,
+    }
+}

@@ -1,0 +1,577 @@
+//! The engine's driver: runs a step's commands through the executors, spools their output,
+//! and records everything in the journal. The TUI and the headless `run` both drive a
+//! [`Runner`]; neither writes the journal itself, so both record exactly the same lines.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::exec::{Cancel, ConnectErrorKind, ExecEvent, ExecRequest, Executor, PtySize};
+use crate::journal::outputs::{self, OutputSpool};
+use crate::journal::state::RunState;
+use crate::journal::{Entry, Event, Journal, JournalError, Outcome, TornTail};
+use crate::runbook::{Command, Runbook, Vars};
+use crate::secret::{Redactor, StreamRedactor};
+
+/// Stdout kept in memory per command for `expect.stdout`; the full output is on disk.
+const EXPECT_CAPTURE: usize = 8 * 1024 * 1024;
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone)]
+pub enum RunnerEvent {
+    /// A journal line, on disk. Includes lines other processes appended to the same run.
+    Recorded(Entry),
+    /// Output of a running command, already redacted.
+    Output {
+        started_seq: u64,
+        step: String,
+        command: String,
+        stderr: bool,
+        bytes: Vec<u8>,
+    },
+    /// A problem writing the journal: the UI must say so, loudly.
+    JournalFailed(String),
+}
+
+/// How one command ended, for the caller.
+#[derive(Debug, Clone)]
+pub struct CommandResult {
+    pub outcome: Outcome,
+    pub exit_status: Option<u32>,
+    pub reason: Option<String>,
+    /// A connection that was refused (host key, authentication, unreachable).
+    pub refused: Option<ConnectErrorKind>,
+    /// The checklist item a passing expectation proposes to tick.
+    pub proposes: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub name: String,
+    pub key_fingerprint: Option<String>,
+}
+
+pub struct Runner {
+    pub runbook: Arc<Runbook>,
+    vars: Vars,
+    redactor: Redactor,
+    journal: Arc<Mutex<Journal>>,
+    run_dir: PathBuf,
+    executors: BTreeMap<String, Arc<dyn Executor>>,
+    pub operator: Operator,
+    tx: mpsc::Sender<RunnerEvent>,
+    pty_size: Mutex<PtySize>,
+}
+
+/// What opening a run found.
+pub struct Opened {
+    pub runner: Arc<Runner>,
+    pub entries: Vec<Entry>,
+    pub torn: Option<TornTail>,
+    pub resumed: bool,
+}
+
+pub fn new_run_dir(runs: &Path, runbook_id: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace([':', '-'], "");
+    let base = runs.join(format!("{runbook_id}-{}", stamp.trim_end_matches('Z')));
+    let mut dir = base.clone();
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = PathBuf::from(format!("{}-{n}", base.display()));
+    }
+    dir
+}
+
+fn git_commit(path: &Path) -> Option<String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let out = std::process::Command::new("git")
+        .args(["-C"])
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+impl Runner {
+    /// Create a run (or resume the one in `run_dir` if it holds a journal).
+    pub fn open(
+        runbook: Arc<Runbook>,
+        vars: Vars,
+        executors: BTreeMap<String, Arc<dyn Executor>>,
+        operator: Operator,
+        run_dir: PathBuf,
+        tx: mpsc::Sender<RunnerEvent>,
+    ) -> Result<Opened, JournalError> {
+        let redactor = Redactor::new(&vars.secret_values());
+        let (journal, entries, torn, resumed) =
+            if run_dir.join(crate::journal::JOURNAL_FILE).exists() {
+                let (mut j, mut entries, torn) = Journal::open(&run_dir)?;
+                let state = RunState::from_entries(&entries);
+                if !state.runbook_id.is_empty() && state.runbook_id != runbook.id {
+                    return Err(JournalError::Corrupt {
+                        path: run_dir.clone(),
+                        line: 1,
+                        message: format!(
+                            "this run is of runbook `{}`, not `{}`",
+                            state.runbook_id, runbook.id
+                        ),
+                    });
+                }
+                // Commands whose process died with them: finish them as interrupted, keeping the
+                // output that reached the disk.
+                for (seq, r) in &state.running {
+                    if r.session
+                        .as_deref()
+                        .is_none_or(crate::paths::session_is_dead)
+                    {
+                        let (sha, len) = outputs::recover_partial(&run_dir, *seq).map_err(|e| {
+                            JournalError::Io {
+                                path: run_dir.clone(),
+                                source: e,
+                            }
+                        })?;
+                        let a = j.append(Event::CommandFinished {
+                            step: r.step.clone(),
+                            command: r.command.clone(),
+                            started_seq: *seq,
+                            exit_status: None,
+                            signal: None,
+                            duration_ms: 0,
+                            output_sha256: sha,
+                            output_bytes: len,
+                            outcome: Outcome::Interrupted,
+                            reason: Some("the session running it ended before it finished".into()),
+                        })?;
+                        entries.extend(a.foreign);
+                        entries.push(a.entry);
+                    }
+                }
+                let a = j.append(Event::Resumed {
+                    operator: operator.name.clone(),
+                    operator_key: operator.key_fingerprint.clone(),
+                })?;
+                entries.extend(a.foreign);
+                entries.push(a.entry);
+                (j, entries, torn, true)
+            } else {
+                let secret_vars = runbook
+                    .vars
+                    .iter()
+                    .filter(|v| v.secret)
+                    .map(|v| v.name.clone())
+                    .collect();
+                let (j, first) = Journal::create(
+                    &run_dir,
+                    Event::RunStarted {
+                        runbook_id: runbook.id.clone(),
+                        runbook_title: runbook.title.clone(),
+                        runbook_path: runbook.source.path.display().to_string(),
+                        runbook_sha256: runbook.source.sha256.clone(),
+                        runbook_git_commit: git_commit(&runbook.source.path),
+                        operator: operator.name.clone(),
+                        operator_key: operator.key_fingerprint.clone(),
+                        vars: vars.public_values(),
+                        secret_vars,
+                        rehearse_version: env!("CARGO_PKG_VERSION").to_string(),
+                    },
+                )?;
+                // Keep the runbook beside its journal, so the run can be exported and checked
+                // without the original file.
+                let _ = std::fs::write(run_dir.join("runbook.toml"), &runbook.source.text);
+                (j, vec![first.entry], None, false)
+            };
+        let runner = Arc::new(Runner {
+            runbook,
+            vars,
+            redactor,
+            journal: Arc::new(Mutex::new(journal)),
+            run_dir,
+            executors,
+            operator,
+            tx,
+            pty_size: Mutex::new(PtySize { cols: 80, rows: 24 }),
+        });
+        Ok(Opened {
+            runner,
+            entries,
+            torn,
+            resumed,
+        })
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    pub fn executor(&self, target: &str) -> Option<&Arc<dyn Executor>> {
+        self.executors.get(target)
+    }
+
+    pub fn executors(&self) -> &BTreeMap<String, Arc<dyn Executor>> {
+        &self.executors
+    }
+
+    pub fn set_pty_size(&self, size: PtySize) {
+        if let Ok(mut s) = self.pty_size.lock() {
+            *s = size;
+        }
+        for e in self.executors.values() {
+            e.resize(size);
+        }
+    }
+
+    /// Append an event (fsync'd), and tell the listener about it and anything other processes
+    /// appended before it. Secret values are redacted from every text field first.
+    pub async fn record(&self, event: Event) -> Result<Entry, JournalError> {
+        let event = self.redact_event(event);
+        let journal = self.journal.clone();
+        let appended = tokio::task::spawn_blocking(move || {
+            journal
+                .lock()
+                .map_err(|_| poisoned())
+                .and_then(|mut j| j.append(event))
+        })
+        .await
+        .map_err(|_| poisoned())??;
+        for e in appended.foreign {
+            let _ = self.tx.send(RunnerEvent::Recorded(e)).await;
+        }
+        let _ = self
+            .tx
+            .send(RunnerEvent::Recorded(appended.entry.clone()))
+            .await;
+        Ok(appended.entry)
+    }
+
+    /// Lines other processes appended (following the journal live).
+    pub async fn poll(&self) -> Result<usize, JournalError> {
+        let journal = self.journal.clone();
+        let new = tokio::task::spawn_blocking(move || {
+            journal
+                .lock()
+                .map_err(|_| poisoned())
+                .and_then(|mut j| j.poll())
+        })
+        .await
+        .map_err(|_| poisoned())??;
+        let n = new.len();
+        for e in new {
+            let _ = self.tx.send(RunnerEvent::Recorded(e)).await;
+        }
+        Ok(n)
+    }
+
+    fn redact_event(&self, event: Event) -> Event {
+        if self.redactor.is_empty() {
+            return event;
+        }
+        // Round-trip through JSON so every string field is covered, whatever the kind.
+        let Ok(json) = serde_json::to_string(&event) else {
+            return event;
+        };
+        let red = self.redactor.redact_str(&json);
+        serde_json::from_str(&red).unwrap_or(event)
+    }
+
+    /// Record that `step`'s command `index` is starting, run it, record how it ended.
+    pub async fn run_command(
+        &self,
+        step_id: &str,
+        index: usize,
+        cancel: Cancel,
+    ) -> Result<CommandResult, JournalError> {
+        let Some(step) = self.runbook.step(step_id) else {
+            return Err(JournalError::Missing(PathBuf::from(step_id)));
+        };
+        let Some(cmd) = step.commands.get(index) else {
+            return Err(JournalError::Missing(PathBuf::from(format!(
+                "{step_id}#{index}"
+            ))));
+        };
+        self.run(step_id, cmd, cancel).await
+    }
+
+    async fn run(
+        &self,
+        step_id: &str,
+        cmd: &Command,
+        cancel: Cancel,
+    ) -> Result<CommandResult, JournalError> {
+        let rendered = match cmd.run.render(&self.vars) {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(CommandResult {
+                    outcome: Outcome::Failed,
+                    exit_status: None,
+                    reason: Some(e),
+                    refused: None,
+                    proposes: None,
+                });
+            }
+        };
+        let started = self
+            .record(Event::CommandStarted {
+                step: step_id.to_string(),
+                command: cmd.name.clone(),
+                target: cmd.target.clone(),
+                run: rendered.display.clone(),
+                operator: self.operator.name.clone(),
+                session: Some(crate::paths::session_id()),
+            })
+            .await?;
+        let begun = Instant::now();
+        let io_err = |e: std::io::Error| JournalError::Io {
+            path: self.run_dir.join("outputs"),
+            source: e,
+        };
+        let mut spool = OutputSpool::create(&self.run_dir, started.seq).map_err(io_err)?;
+        let Some(exec) = self.executors.get(&cmd.target).cloned() else {
+            return Err(JournalError::Missing(PathBuf::from(&cmd.target)));
+        };
+        let pty = cmd.pty.then(|| {
+            self.pty_size
+                .lock()
+                .map(|s| *s)
+                .unwrap_or(PtySize { cols: 80, rows: 24 })
+        });
+        let req = ExecRequest {
+            command: rendered.value,
+            pty,
+            timeout: cmd.timeout,
+            grace: STOP_GRACE,
+        };
+        let (etx, mut erx) = mpsc::channel::<ExecEvent>(64);
+        let run = exec.run(req, etx, cancel);
+        tokio::pin!(run);
+        let mut run_done = false;
+        let mut out_red = StreamRedactor::new(self.redactor.clone());
+        let mut err_red = StreamRedactor::new(self.redactor.clone());
+        let mut stdout_cap: Vec<u8> = Vec::new();
+        let mut stderr_cap: Vec<u8> = Vec::new();
+        let mut last_flush = Instant::now();
+        let mut end: Option<ExecEvent> = None;
+        loop {
+            let ev = tokio::select! {
+                () = &mut run, if !run_done => { run_done = true; continue; }
+                ev = erx.recv() => ev,
+            };
+            let Some(ev) = ev else { break };
+            match ev {
+                ExecEvent::Connected(seen) => {
+                    self.record(Event::HostKey {
+                        target: cmd.target.clone(),
+                        host: seen.host,
+                        port: seen.port,
+                        algorithm: seen.algorithm,
+                        fingerprint: seen.fingerprint,
+                        trust: seen.trust.as_str().to_string(),
+                    })
+                    .await?;
+                }
+                ExecEvent::Started => {}
+                ExecEvent::Stdout(b) | ExecEvent::Stderr(b) if b.is_empty() => {}
+                ExecEvent::Stdout(b) => {
+                    let clean = out_red.push(&b);
+                    self.emit(
+                        &mut spool,
+                        started.seq,
+                        step_id,
+                        cmd,
+                        false,
+                        clean,
+                        &mut stdout_cap,
+                    )
+                    .await
+                    .map_err(io_err)?;
+                }
+                ExecEvent::Stderr(b) => {
+                    let clean = err_red.push(&b);
+                    self.emit(
+                        &mut spool,
+                        started.seq,
+                        step_id,
+                        cmd,
+                        true,
+                        clean,
+                        &mut stderr_cap,
+                    )
+                    .await
+                    .map_err(io_err)?;
+                }
+                terminal => {
+                    end = Some(terminal);
+                }
+            }
+            if last_flush.elapsed() > Duration::from_millis(500) {
+                spool.flush().map_err(io_err)?;
+                last_flush = Instant::now();
+            }
+        }
+        let rest = out_red.finish();
+        self.emit(
+            &mut spool,
+            started.seq,
+            step_id,
+            cmd,
+            false,
+            rest,
+            &mut stdout_cap,
+        )
+        .await
+        .map_err(io_err)?;
+        let rest = err_red.finish();
+        self.emit(
+            &mut spool,
+            started.seq,
+            step_id,
+            cmd,
+            true,
+            rest,
+            &mut stderr_cap,
+        )
+        .await
+        .map_err(io_err)?;
+        let (sha, len) = spool.finish().map_err(io_err)?;
+
+        let end = end.unwrap_or(ExecEvent::ConnectionLost {
+            reason: "the executor ended without a result".into(),
+        });
+        let result = judge(cmd, &end, &stdout_cap, &stderr_cap);
+        if let ExecEvent::Failed(e) = &end {
+            self.record(Event::ConnectFailed {
+                target: cmd.target.clone(),
+                error: e.message.clone(),
+            })
+            .await?;
+        }
+        let (exit_status, signal) = match &end {
+            ExecEvent::Finished(x) => (x.status, x.signal.clone()),
+            ExecEvent::TimedOut { exit: Some(x), .. }
+            | ExecEvent::Cancelled { exit: Some(x), .. } => (x.status, x.signal.clone()),
+            _ => (None, None),
+        };
+        self.record(Event::CommandFinished {
+            step: step_id.to_string(),
+            command: cmd.name.clone(),
+            started_seq: started.seq,
+            exit_status,
+            signal,
+            duration_ms: u64::try_from(begun.elapsed().as_millis()).unwrap_or(u64::MAX),
+            output_sha256: sha,
+            output_bytes: len,
+            outcome: result.outcome,
+            reason: result.reason.clone(),
+        })
+        .await?;
+        Ok(result)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn emit(
+        &self,
+        spool: &mut OutputSpool,
+        started_seq: u64,
+        step: &str,
+        cmd: &Command,
+        stderr: bool,
+        bytes: Vec<u8>,
+        cap: &mut Vec<u8>,
+    ) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        spool.write(&bytes)?;
+        let room = EXPECT_CAPTURE.saturating_sub(cap.len());
+        cap.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        let _ = self
+            .tx
+            .send(RunnerEvent::Output {
+                started_seq,
+                step: step.to_string(),
+                command: cmd.name.clone(),
+                stderr,
+                bytes,
+            })
+            .await;
+        Ok(())
+    }
+}
+
+fn poisoned() -> JournalError {
+    JournalError::Io {
+        path: PathBuf::from("journal"),
+        source: std::io::Error::other("journal writer panicked"),
+    }
+}
+
+/// Decide the outcome of a command from how it ended and its expectations.
+pub fn judge(cmd: &Command, end: &ExecEvent, stdout: &[u8], stderr: &[u8]) -> CommandResult {
+    let mut r = CommandResult {
+        outcome: Outcome::Failed,
+        exit_status: None,
+        reason: None,
+        refused: None,
+        proposes: None,
+    };
+    match end {
+        ExecEvent::Finished(x) => {
+            r.exit_status = x.status;
+            let out = String::from_utf8_lossy(stdout);
+            let err = String::from_utf8_lossy(stderr);
+            if !cmd.expect.exit.accepts(x.status) {
+                r.reason = Some(match (&x.status, &x.signal) {
+                    (Some(c), _) => format!("exit {c}, expected {}", cmd.expect.exit),
+                    (None, Some(s)) => format!("killed by SIG{s}, expected {}", cmd.expect.exit),
+                    (None, None) => format!("no exit status, expected {}", cmd.expect.exit),
+                });
+            } else if let Some(re) = cmd.expect.stdout.as_ref().filter(|re| !re.is_match(&out)) {
+                r.reason = Some(format!("stdout did not match /{}/", re.as_str()));
+            } else if let Some(re) = cmd.expect.stderr.as_ref().filter(|re| !re.is_match(&err)) {
+                r.reason = Some(format!("stderr did not match /{}/", re.as_str()));
+            } else {
+                r.outcome = Outcome::Passed;
+                r.proposes.clone_from(&cmd.proves);
+            }
+        }
+        ExecEvent::TimedOut { stage, exit } => {
+            r.outcome = Outcome::TimedOut;
+            r.exit_status = exit.as_ref().and_then(|x| x.status);
+            r.reason = Some(format!(
+                "timed out after {}; {stage}",
+                humantime::format_duration(cmd.timeout)
+            ));
+        }
+        ExecEvent::Cancelled { stage, exit } => {
+            r.outcome = Outcome::Cancelled;
+            r.exit_status = exit.as_ref().and_then(|x| x.status);
+            r.reason = Some(format!("cancelled; {stage}"));
+        }
+        ExecEvent::ConnectionLost { reason } => {
+            r.outcome = Outcome::ConnectionLost;
+            r.reason = Some(reason.clone());
+        }
+        ExecEvent::Failed(e) => {
+            r.reason = Some(e.message.clone());
+            r.refused = Some(e.kind);
+        }
+        _ => r.reason = Some("unexpected end".into()),
+    }
+    r
+}

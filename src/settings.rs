@@ -1,0 +1,30 @@
+//! The user's settings file: `config.toml` in the platform config dir (or
+//! `REHEARSE_CONFIG_DIR`). Everything is optional.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub operator: Option<String>,
+    pub theme: Option<String>,
+    /// Key overrides: `[keys.normal] "ctrl-r" = "run_next"`.
+    #[serde(default)]
+    pub keys: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+pub fn load() -> Settings {
+    let Some(dir) = crate::paths::config_dir() else {
+        return Settings::default();
+    };
+    let path = dir.join("config.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).unwrap_or_else(|e| {
+            tracing::warn!("{}: {e}", path.display());
+            Settings::default()
+        }),
+        Err(_) => Settings::default(),
+    }
+}
