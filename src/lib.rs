@@ -5,14 +5,20 @@
 //! (`app`, `action`, `keymap`, `theme`, `ui`, `tui`) and the headless commands in `cli` are its
 //! clients.
 
+pub mod action;
+pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod exec;
 pub mod gate;
 pub mod journal;
+pub mod keymap;
+pub mod logbuf;
 pub mod paths;
 pub mod runbook;
 pub mod runner;
 pub mod secret;
 pub mod settings;
+pub mod theme;
 pub mod tui;
+pub mod ui;

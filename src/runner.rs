@@ -20,7 +20,7 @@ use crate::secret::{Redactor, StreamRedactor};
 const EXPECT_CAPTURE: usize = 8 * 1024 * 1024;
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RunnerEvent {
     /// A journal line, on disk. Includes lines other processes appended to the same run.
     Recorded(Entry),

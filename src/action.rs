@@ -1,0 +1,89 @@
+//! One vocabulary for everything that changes the app: key bindings name these actions (the
+//! keymap deserializes them by their snake_case names), and the runtime feeds engine events in
+//! as internal variants that no key can name.
+
+use serde::Deserialize;
+
+use crate::exec::HostKeyQuestion;
+use crate::runner::RunnerEvent;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextPane,
+    PrevPane,
+    RunNext,
+    ToggleCheck,
+    SignOff,
+    Waive,
+    Note,
+    CancelCommand,
+    Follow,
+    Search,
+    SearchNext,
+    SearchPrev,
+    Help,
+    Escape,
+    Quit,
+    #[serde(skip)]
+    Internal(Internal),
+}
+
+/// Messages from the runtime, not bindable to keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Internal {
+    Tick,
+    Resize(u16, u16),
+    /// A click at (column, row).
+    Click(u16, u16),
+    /// Wheel at (column, row): negative is up.
+    Scroll(u16, u16, i8),
+    Runner(RunnerEvent),
+    /// The executor asks whether to trust a host key; answer with `Effect::Answer`.
+    HostKey(u64, HostKeyQuestion),
+    /// The executor needs a passphrase or password.
+    Secret(u64, String),
+    CommandDone {
+        step: String,
+        proposes: Option<String>,
+        outcome: crate::journal::Outcome,
+    },
+    /// Another process appended to the journal, or recording failed.
+    Notice(String),
+}
+
+impl Action {
+    /// What the action does, for the help overlay.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Action::Up => "move up / scroll up",
+            Action::Down => "move down / scroll down",
+            Action::PageUp => "scroll the log a page up",
+            Action::PageDown => "scroll the log a page down",
+            Action::Top => "log: go to the top",
+            Action::Bottom => "log: go to the end and follow",
+            Action::NextPane => "focus the next pane",
+            Action::PrevPane => "focus the previous pane",
+            Action::RunNext => "run the selected step's next command",
+            Action::ToggleCheck => "tick / untick the checklist item",
+            Action::SignOff => "sign off the selected step",
+            Action::Waive => "waive the step (or the checklist item) with a reason",
+            Action::Note => "add a note to the step",
+            Action::CancelCommand => "cancel the running command (INT, TERM, close)",
+            Action::Follow => "log: toggle follow mode",
+            Action::Search => "log: search",
+            Action::SearchNext => "log: next match",
+            Action::SearchPrev => "log: previous match",
+            Action::Help => "show / hide this help",
+            Action::Escape => "close the dialog or overlay",
+            Action::Quit => "quit (asks first if a command is running)",
+            Action::Internal(_) => "",
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Modal dialogs: each owns its input state and turns keys into a result. Drawing lives in
+//! `ui::dialog`.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use crate::exec::{HostKeyQuestion, TrustDecision};
+
+pub enum Dialog {
+    /// Before a `confirm = true` command: the exact resolved command and its target.
+    Confirm {
+        step: String,
+        index: usize,
+        command: String,
+        run: String,
+        target: String,
+    },
+    SignOff {
+        step: String,
+        note: TextArea<'static>,
+    },
+    Waive {
+        step: String,
+        item: Option<String>,
+        reason: TextArea<'static>,
+        error: Option<String>,
+    },
+    Note {
+        step: String,
+        text: TextArea<'static>,
+    },
+    HostKey {
+        id: u64,
+        q: HostKeyQuestion,
+        choice: usize,
+    },
+    Secret {
+        id: u64,
+        prompt: String,
+        input: TextArea<'static>,
+    },
+    /// A passing expectation proves a checklist item: tick it?
+    ProposeTick {
+        step: String,
+        item: String,
+        text: String,
+        by: String,
+    },
+    Quit,
+    Search {
+        input: TextArea<'static>,
+    },
+}
+
+/// What a key did to a dialog.
+pub enum DialogResult {
+    /// Still open.
+    Open,
+    Cancelled,
+    Confirmed,
+    /// Text dialogs: the text entered.
+    Text(String),
+    HostKey(TrustDecision),
+}
+
+pub const HOST_KEY_CHOICES: [(&str, TrustDecision); 3] = [
+    ("Refuse", TrustDecision::Refuse),
+    ("Accept once", TrustDecision::AcceptOnce),
+    (
+        "Accept and save to known_hosts",
+        TrustDecision::AcceptAndSave,
+    ),
+];
+
+pub fn text_area(placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::default();
+    t.set_placeholder_text(placeholder.to_string());
+    t.set_cursor_line_style(ratatui::style::Style::default());
+    t
+}
+
+pub fn masked(placeholder: &str) -> TextArea<'static> {
+    let mut t = text_area(placeholder);
+    t.set_mask_char('•');
+    t
+}
+
+fn text_of(t: &TextArea<'_>) -> String {
+    t.lines().join("\n").trim().to_string()
+}
+
+/// Enter submits; Alt-Enter or Ctrl-J starts a new line; Esc cancels.
+fn edit(t: &mut TextArea<'static>, key: KeyEvent, multiline: bool) -> DialogResult {
+    match key.code {
+        KeyCode::Esc => DialogResult::Cancelled,
+        KeyCode::Enter if multiline && key.modifiers.contains(KeyModifiers::ALT) => {
+            t.insert_newline();
+            DialogResult::Open
+        }
+        KeyCode::Char('j') if multiline && key.modifiers.contains(KeyModifiers::CONTROL) => {
+            t.insert_newline();
+            DialogResult::Open
+        }
+        KeyCode::Enter => DialogResult::Text(text_of(t)),
+        _ => {
+            t.input(key);
+            DialogResult::Open
+        }
+    }
+}
+
+fn yes_no(key: KeyEvent) -> DialogResult {
+    match key.code {
+        KeyCode::Char('y' | 'Y') | KeyCode::Enter => DialogResult::Confirmed,
+        KeyCode::Char('n' | 'N') | KeyCode::Esc => DialogResult::Cancelled,
+        _ => DialogResult::Open,
+    }
+}
+
+impl Dialog {
+    pub fn key(&mut self, key: KeyEvent) -> DialogResult {
+        match self {
+            Dialog::Confirm { .. } | Dialog::Quit | Dialog::ProposeTick { .. } => yes_no(key),
+            Dialog::SignOff { note: t, .. } | Dialog::Note { text: t, .. } => edit(t, key, true),
+            Dialog::Waive { reason, error, .. } => match edit(reason, key, true) {
+                DialogResult::Text(r) if r.is_empty() => {
+                    *error = Some("a waiver needs a reason".into());
+                    DialogResult::Open
+                }
+                other => other,
+            },
+            Dialog::Secret { input, .. } => {
+                // A secret is one line; Enter submits, even when empty.
+                match key.code {
+                    KeyCode::Esc => DialogResult::Cancelled,
+                    KeyCode::Enter => DialogResult::Text(input.lines().join("")),
+                    _ => {
+                        input.input(key);
+                        DialogResult::Open
+                    }
+                }
+            }
+            Dialog::Search { input } => edit(input, key, false),
+            Dialog::HostKey { choice, .. } => match key.code {
+                KeyCode::Esc => DialogResult::HostKey(TrustDecision::Refuse),
+                KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
+                    *choice = choice.saturating_sub(1);
+                    DialogResult::Open
+                }
+                KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+                    *choice = (*choice + 1).min(HOST_KEY_CHOICES.len() - 1);
+                    DialogResult::Open
+                }
+                KeyCode::Char('r') => DialogResult::HostKey(TrustDecision::Refuse),
+                KeyCode::Char('o') => DialogResult::HostKey(TrustDecision::AcceptOnce),
+                KeyCode::Char('a') => DialogResult::HostKey(TrustDecision::AcceptAndSave),
+                KeyCode::Enter => DialogResult::HostKey(HOST_KEY_CHOICES[*choice].1),
+                _ => DialogResult::Open,
+            },
+        }
+    }
+}

@@ -1,0 +1,692 @@
+//! App state and `update`: no I/O, no drawing. Keys and engine events come in as actions;
+//! what must happen in the world goes out as [`Effect`]s for the runtime to perform. The run's
+//! state is only ever what the journal says (`RunState`), so nothing is shown as recorded
+//! before it is on disk.
+
+pub mod dialog;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossterm::event::KeyEvent;
+
+use crate::action::{Action, Internal};
+use crate::exec::TrustDecision;
+use crate::gate::{self, Verdict};
+use crate::journal::state::{RunState, StepStatus};
+use crate::journal::{Entry, Event, Outcome};
+use crate::keymap::Keymap;
+use crate::logbuf::{LineKind, LogBuffer};
+use crate::runbook::{Runbook, Vars};
+use crate::runner::RunnerEvent;
+use crate::secret::SecretString;
+pub use dialog::{Dialog, DialogResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Steps,
+    Log,
+    Checklist,
+    Gate,
+}
+
+pub const PANES: [Pane; 4] = [Pane::Steps, Pane::Log, Pane::Checklist, Pane::Gate];
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Run {
+        step: String,
+        index: usize,
+    },
+    Cancel,
+    Record(Event),
+    AnswerHostKey {
+        id: u64,
+        decision: TrustDecision,
+    },
+    AnswerSecret {
+        id: u64,
+        secret: Option<SecretString>,
+    },
+    Quit,
+}
+
+/// The command this session is running.
+#[derive(Debug, Clone)]
+pub struct Busy {
+    pub step: String,
+    pub command: String,
+    pub since: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub struct TargetView {
+    pub name: String,
+    pub endpoint: String,
+    pub connected: bool,
+}
+
+pub struct App {
+    pub runbook: Arc<Runbook>,
+    pub state: RunState,
+    pub verdict: Verdict,
+    pub keymap: Keymap,
+    pub operator: String,
+    /// For showing resolved commands: secrets render as `[secret:NAME]`.
+    display_vars: Vars,
+    pub selected: usize,
+    pub check_selected: usize,
+    pub focus: Pane,
+    pub logs: HashMap<String, LogBuffer>,
+    /// Log view: `None` follows the end; `Some(first line)` is scrolled.
+    pub log_scroll: Option<usize>,
+    pub search: Option<String>,
+    pub search_hit: Option<usize>,
+    pub dialog: Option<Dialog>,
+    pub help: bool,
+    pub busy: Option<Busy>,
+    pub targets: Vec<TargetView>,
+    pub message: Option<String>,
+    pub size: (u16, u16),
+    pub ticks: u64,
+    pub run_dir: String,
+    gate_recorded: Option<bool>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(
+        runbook: Arc<Runbook>,
+        entries: &[Entry],
+        display_vars: Vars,
+        operator: String,
+        keymap: Keymap,
+    ) -> App {
+        let state = RunState::from_entries(entries);
+        let verdict = gate::evaluate(&runbook, &state);
+        let gate_recorded = state.gate.as_ref().map(|g| g.0);
+        let mut app = App {
+            runbook,
+            state,
+            verdict,
+            keymap,
+            operator,
+            display_vars,
+            selected: 0,
+            check_selected: 0,
+            focus: Pane::Steps,
+            logs: HashMap::new(),
+            log_scroll: None,
+            search: None,
+            search_hit: None,
+            dialog: None,
+            help: false,
+            busy: None,
+            targets: Vec::new(),
+            message: None,
+            size: (80, 24),
+            ticks: 0,
+            run_dir: String::new(),
+            gate_recorded,
+            quit: false,
+        };
+        // Start where the work is: the first step not done yet.
+        app.selected = app
+            .runbook
+            .steps
+            .iter()
+            .position(|s| !app.state.step_status(s).is_done())
+            .unwrap_or(0);
+        app
+    }
+
+    /// Rebuild the per-step logs of a resumed run from the journal and the tails of the
+    /// output files (read by the runtime, keyed by the `seq` of each command's start).
+    pub fn restore_logs(&mut self, entries: &[Entry], tails: &HashMap<u64, Vec<u8>>) {
+        for e in entries {
+            match &e.event {
+                Event::CommandStarted {
+                    step,
+                    command,
+                    target,
+                    operator,
+                    ..
+                } => {
+                    self.log_mut(step).push_note(
+                        LineKind::Header,
+                        format!("$ {command} on {target} ({operator}) at {}", e.ts),
+                    );
+                }
+                Event::CommandFinished {
+                    step,
+                    started_seq,
+                    outcome,
+                    exit_status,
+                    reason,
+                    ..
+                } => {
+                    if let Some(t) = tails.get(started_seq) {
+                        self.log_mut(step).push_bytes(t, false);
+                    }
+                    let log = self.log_mut(step);
+                    log.flush_partial();
+                    let kind = if *outcome == Outcome::Passed {
+                        LineKind::Passed
+                    } else {
+                        LineKind::Failed
+                    };
+                    let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
+                    log.push_note(
+                        kind,
+                        format!(
+                            "{} (exit {exit}){}",
+                            outcome.label(),
+                            reason
+                                .as_ref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn step(&self) -> &crate::runbook::Step {
+        &self.runbook.steps[self.selected.min(self.runbook.steps.len() - 1)]
+    }
+
+    pub fn log(&self) -> Option<&LogBuffer> {
+        self.logs.get(&self.step().id)
+    }
+
+    fn log_mut(&mut self, step: &str) -> &mut LogBuffer {
+        self.logs.entry(step.to_string()).or_default()
+    }
+
+    pub fn status_of(&self, i: usize) -> StepStatus {
+        self.state.step_status(&self.runbook.steps[i])
+    }
+
+    /// A key press: dialogs and overlays first, then the keymap.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if let Some(mut d) = self.dialog.take() {
+            let r = d.key(key);
+            return self.dialog_result(d, r);
+        }
+        match self.keymap.action(&key) {
+            Some(a) => self.update(a),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        if self.help && !matches!(action, Action::Internal(_) | Action::Quit) {
+            // Any key closes the overlay.
+            self.help = false;
+            return Vec::new();
+        }
+        let n_steps = self.runbook.steps.len();
+        let n_checks = self.step().checklist.len();
+        match action {
+            Action::Up => match self.focus {
+                Pane::Steps | Pane::Gate => self.select(self.selected.saturating_sub(1)),
+                Pane::Checklist => self.check_selected = self.check_selected.saturating_sub(1),
+                Pane::Log => self.scroll_by(-1),
+            },
+            Action::Down => match self.focus {
+                Pane::Steps | Pane::Gate => self.select((self.selected + 1).min(n_steps - 1)),
+                Pane::Checklist => {
+                    self.check_selected = (self.check_selected + 1).min(n_checks.saturating_sub(1))
+                }
+                Pane::Log => self.scroll_by(1),
+            },
+            Action::PageUp => self.scroll_by(-(i64::from(self.log_height()))),
+            Action::PageDown => self.scroll_by(i64::from(self.log_height())),
+            Action::Top => self.log_scroll = Some(0),
+            Action::Bottom => self.log_scroll = None,
+            Action::Follow => {
+                self.log_scroll = match self.log_scroll {
+                    None => Some(self.log_top()),
+                    Some(_) => None,
+                };
+            }
+            Action::NextPane | Action::PrevPane => {
+                let i = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let next = if action == Action::NextPane {
+                    (i + 1) % 4
+                } else {
+                    (i + 3) % 4
+                };
+                self.focus = PANES[next];
+            }
+            Action::RunNext => return self.run_next(),
+            Action::ToggleCheck => return self.toggle_check(),
+            Action::SignOff => {
+                let st = self.status_of(self.selected);
+                if st.is_done() {
+                    self.dialog = Some(Dialog::SignOff {
+                        step: self.step().id.clone(),
+                        note: dialog::text_area("what you checked, anything odd"),
+                    });
+                } else {
+                    self.message = Some(format!(
+                        "`{}` is {}: run it (or waive it) before signing off",
+                        self.step().id,
+                        st.label()
+                    ));
+                }
+            }
+            Action::Waive => {
+                let item = (self.focus == Pane::Checklist)
+                    .then(|| {
+                        self.step()
+                            .checklist
+                            .get(self.check_selected)
+                            .map(|c| c.id.clone())
+                    })
+                    .flatten();
+                self.dialog = Some(Dialog::Waive {
+                    step: self.step().id.clone(),
+                    item,
+                    reason: dialog::text_area("why this is safe to skip"),
+                    error: None,
+                });
+            }
+            Action::Note => {
+                self.dialog = Some(Dialog::Note {
+                    step: self.step().id.clone(),
+                    text: dialog::text_area("a note for the journal"),
+                })
+            }
+            Action::CancelCommand => {
+                if self.busy.is_some() {
+                    self.message =
+                        Some("cancelling: INT, then TERM, then closing the channel".into());
+                    return vec![Effect::Cancel];
+                }
+                self.message = Some("nothing is running".into());
+            }
+            Action::Search => {
+                self.dialog = Some(Dialog::Search {
+                    input: dialog::text_area("search the log"),
+                })
+            }
+            Action::SearchNext => self.search_step(true),
+            Action::SearchPrev => self.search_step(false),
+            Action::Help => self.help = true,
+            Action::Escape => {
+                self.message = None;
+                self.search = None;
+            }
+            Action::Quit => {
+                if self.busy.is_some() {
+                    self.dialog = Some(Dialog::Quit);
+                } else {
+                    self.quit = true;
+                    return vec![Effect::Quit];
+                }
+            }
+            Action::Internal(i) => return self.internal(i),
+        }
+        Vec::new()
+    }
+
+    fn select(&mut self, i: usize) {
+        if i != self.selected {
+            self.selected = i;
+            self.check_selected = 0;
+            self.log_scroll = None;
+        }
+    }
+
+    fn run_next(&mut self) -> Vec<Effect> {
+        if let Some(b) = &self.busy {
+            self.message = Some(format!(
+                "{}/{} is still running (x cancels)",
+                b.step, b.command
+            ));
+            return Vec::new();
+        }
+        let step = self.step().clone();
+        let Some((index, cmd)) = self.state.next_command(&step) else {
+            self.message = Some(if step.commands.is_empty() {
+                format!("`{}` has no commands: tick its checklist", step.id)
+            } else {
+                format!("every command of `{}` has passed", step.id)
+            });
+            return Vec::new();
+        };
+        if cmd.confirm {
+            let run = cmd
+                .run
+                .render(&self.display_vars)
+                .map_or_else(|e| e, |r| r.display);
+            let target = self
+                .targets
+                .iter()
+                .find(|t| t.name == cmd.target)
+                .map_or_else(
+                    || cmd.target.clone(),
+                    |t| format!("{} ({})", t.name, t.endpoint),
+                );
+            self.dialog = Some(Dialog::Confirm {
+                step: step.id.clone(),
+                index,
+                command: cmd.name.clone(),
+                run,
+                target,
+            });
+            return Vec::new();
+        }
+        self.start(&step.id, index, &cmd.name)
+    }
+
+    fn start(&mut self, step: &str, index: usize, command: &str) -> Vec<Effect> {
+        self.busy = Some(Busy {
+            step: step.to_string(),
+            command: command.to_string(),
+            since: Instant::now(),
+        });
+        self.log_scroll = None;
+        self.message = None;
+        vec![Effect::Run {
+            step: step.to_string(),
+            index,
+        }]
+    }
+
+    fn toggle_check(&mut self) -> Vec<Effect> {
+        let step = self.step();
+        let Some(item) = step.checklist.get(self.check_selected) else {
+            self.message = Some(format!("`{}` has no checklist", step.id));
+            return Vec::new();
+        };
+        let checked = !self.state.is_checked(&step.id, &item.id);
+        vec![Effect::Record(Event::CheckToggled {
+            step: step.id.clone(),
+            item: item.id.clone(),
+            checked,
+            operator: self.operator.clone(),
+            proposed_by: None,
+        })]
+    }
+
+    fn dialog_result(&mut self, d: Dialog, r: DialogResult) -> Vec<Effect> {
+        let op = self.operator.clone();
+        match (d, r) {
+            (d, DialogResult::Open) => {
+                self.dialog = Some(d);
+                Vec::new()
+            }
+            (Dialog::HostKey { id, .. }, DialogResult::HostKey(decision)) => {
+                vec![Effect::AnswerHostKey { id, decision }]
+            }
+            (Dialog::HostKey { id, .. }, DialogResult::Cancelled) => vec![Effect::AnswerHostKey {
+                id,
+                decision: TrustDecision::Refuse,
+            }],
+            (Dialog::Secret { id, .. }, DialogResult::Cancelled) => {
+                vec![Effect::AnswerSecret { id, secret: None }]
+            }
+            (Dialog::Secret { id, .. }, DialogResult::Text(s)) => vec![Effect::AnswerSecret {
+                id,
+                secret: Some(SecretString::new(s)),
+            }],
+            (
+                Dialog::Confirm {
+                    step,
+                    index,
+                    command,
+                    ..
+                },
+                DialogResult::Confirmed,
+            ) => self.start(&step, index, &command),
+            (Dialog::Quit, DialogResult::Confirmed) => {
+                self.quit = true;
+                vec![Effect::Cancel, Effect::Quit]
+            }
+            (Dialog::ProposeTick { step, item, by, .. }, DialogResult::Confirmed) => {
+                vec![Effect::Record(Event::CheckToggled {
+                    step,
+                    item,
+                    checked: true,
+                    operator: op,
+                    proposed_by: Some(by),
+                })]
+            }
+            (Dialog::SignOff { step, .. }, DialogResult::Text(note)) => {
+                vec![Effect::Record(Event::Signoff {
+                    step,
+                    operator: op,
+                    note,
+                    key_fingerprint: None,
+                })]
+            }
+            (Dialog::Waive { step, item, .. }, DialogResult::Text(reason)) => {
+                vec![Effect::Record(Event::Waiver {
+                    step,
+                    item,
+                    reason,
+                    operator: op,
+                })]
+            }
+            (Dialog::Note { step, .. }, DialogResult::Text(text)) if !text.is_empty() => {
+                vec![Effect::Record(Event::Note {
+                    step,
+                    text,
+                    operator: op,
+                })]
+            }
+            (Dialog::Search { .. }, DialogResult::Text(q)) => {
+                self.search = (!q.is_empty()).then_some(q);
+                self.search_hit = None;
+                self.search_step(true);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn internal(&mut self, i: Internal) -> Vec<Effect> {
+        match i {
+            Internal::Tick => self.ticks = self.ticks.wrapping_add(1),
+            Internal::Resize(w, h) => self.size = (w, h),
+            Internal::Click(x, y) => self.click(x, y),
+            Internal::Scroll(x, y, d) => {
+                if crate::ui::pane_at(self, x, y) == Some(Pane::Steps) {
+                    let i = if d < 0 {
+                        self.selected.saturating_sub(1)
+                    } else {
+                        (self.selected + 1).min(self.runbook.steps.len() - 1)
+                    };
+                    self.select(i);
+                } else {
+                    self.scroll_by(i64::from(d) * 3);
+                }
+            }
+            Internal::Runner(ev) => return self.on_runner(ev),
+            Internal::HostKey(id, q) => self.dialog = Some(Dialog::HostKey { id, q, choice: 0 }),
+            Internal::Secret(id, prompt) => {
+                self.dialog = Some(Dialog::Secret {
+                    id,
+                    prompt,
+                    input: dialog::masked(""),
+                })
+            }
+            Internal::CommandDone {
+                step,
+                proposes,
+                outcome,
+            } => {
+                self.busy = None;
+                if let (Some(item), Outcome::Passed) = (proposes, outcome) {
+                    let s = self.runbook.step(&step);
+                    let text = s
+                        .and_then(|s| s.checklist.iter().find(|c| c.id == item))
+                        .map(|c| c.text.clone())
+                        .unwrap_or_default();
+                    let by = self
+                        .state
+                        .step(&step)
+                        .and_then(|r| r.runs.last())
+                        .map(|r| r.command.clone())
+                        .unwrap_or_default();
+                    if !self.state.is_checked(&step, &item) && self.dialog.is_none() {
+                        self.dialog = Some(Dialog::ProposeTick {
+                            step,
+                            item,
+                            text,
+                            by,
+                        });
+                    }
+                }
+            }
+            Internal::Notice(m) => self.message = Some(m),
+        }
+        Vec::new()
+    }
+
+    fn on_runner(&mut self, ev: RunnerEvent) -> Vec<Effect> {
+        match ev {
+            RunnerEvent::Output {
+                step,
+                stderr,
+                bytes,
+                ..
+            } => self.log_mut(&step).push_bytes(&bytes, stderr),
+            RunnerEvent::JournalFailed(e) => {
+                self.message = Some(format!("JOURNAL WRITE FAILED: {e}"))
+            }
+            RunnerEvent::Recorded(entry) => {
+                self.state.apply(&entry);
+                match &entry.event {
+                    Event::CommandStarted {
+                        step,
+                        command,
+                        run,
+                        target,
+                        operator,
+                        ..
+                    } => {
+                        let log = self.log_mut(step);
+                        log.push_note(
+                            LineKind::Header,
+                            format!("$ {command} on {target} ({operator})"),
+                        );
+                        for l in run.lines().take(3) {
+                            log.push_note(LineKind::Info, format!("  {l}"));
+                        }
+                    }
+                    Event::CommandFinished {
+                        step,
+                        outcome,
+                        exit_status,
+                        duration_ms,
+                        reason,
+                        ..
+                    } => {
+                        let kind = if *outcome == Outcome::Passed {
+                            LineKind::Passed
+                        } else {
+                            LineKind::Failed
+                        };
+                        let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
+                        let why = reason
+                            .as_ref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default();
+                        self.log_mut(step).push_note(
+                            kind,
+                            format!(
+                                "{} {} (exit {exit}, {duration_ms} ms){why}",
+                                if kind == LineKind::Passed {
+                                    "✓"
+                                } else {
+                                    "✗"
+                                },
+                                outcome.label()
+                            ),
+                        );
+                    }
+                    Event::ConnectFailed { target, error } => {
+                        self.message = Some(format!("{target}: {error}"))
+                    }
+                    _ => {}
+                }
+                self.verdict = gate::evaluate(&self.runbook, &self.state);
+                if let Some((open, _)) = &self.state.gate {
+                    self.gate_recorded = Some(*open);
+                }
+                if self.gate_recorded != Some(self.verdict.open) && self.state.last_seq.is_some() {
+                    self.gate_recorded = Some(self.verdict.open);
+                    return vec![Effect::Record(Event::Gate {
+                        open: self.verdict.open,
+                        reasons: self.verdict.reasons(),
+                    })];
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn click(&mut self, x: u16, y: u16) {
+        let Some(p) = crate::ui::pane_at(self, x, y) else {
+            return;
+        };
+        self.focus = p;
+        if p == Pane::Steps {
+            if let Some(i) = crate::ui::step_at(self, y) {
+                self.select(i);
+            }
+        }
+    }
+
+    pub fn log_height(&self) -> u16 {
+        crate::ui::layout(self).log.height.saturating_sub(2).max(1)
+    }
+
+    /// First line shown when following.
+    pub fn log_top(&self) -> usize {
+        let len = self.log().map_or(0, LogBuffer::len);
+        len.saturating_sub(usize::from(self.log_height()))
+    }
+
+    fn scroll_by(&mut self, d: i64) {
+        let top = self.log_scroll.unwrap_or_else(|| self.log_top());
+        let max = self.log_top();
+        let next = usize::try_from((i64::try_from(top).unwrap_or(0) + d).max(0)).unwrap_or(0);
+        self.log_scroll = if next >= max { None } else { Some(next) };
+    }
+
+    fn search_step(&mut self, forward: bool) {
+        let Some(q) = self.search.clone() else { return };
+        let hits = self.log().map(|l| l.find(&q)).unwrap_or_default();
+        if hits.is_empty() {
+            self.message = Some(format!("no match for {q:?}"));
+            return;
+        }
+        let cur = self.search_hit;
+        let next = if forward {
+            hits.iter()
+                .copied()
+                .find(|&h| cur.is_none_or(|c| h > c))
+                .unwrap_or(hits[0])
+        } else {
+            hits.iter()
+                .rev()
+                .copied()
+                .find(|&h| cur.is_none_or(|c| h < c))
+                .unwrap_or(hits[hits.len() - 1])
+        };
+        self.search_hit = Some(next);
+        self.log_scroll = Some(next.saturating_sub(usize::from(self.log_height()) / 2));
+        self.message = Some(format!(
+            "match {} of {} for {q:?}",
+            hits.iter().position(|&h| h == next).map_or(0, |p| p + 1),
+            hits.len()
+        ));
+    }
+}

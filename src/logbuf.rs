@@ -1,0 +1,241 @@
+//! The live log's memory: a capped scrollback of sanitized lines per step. The full output is
+//! on disk (`outputs/`); this keeps only what the screen can use, so a flood cannot exhaust
+//! memory.
+
+use std::collections::VecDeque;
+
+pub const DEFAULT_CAP: usize = 5_000;
+/// A line longer than this is broken, so one endless line cannot grow without bound.
+const MAX_LINE: usize = 4_096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Stdout,
+    Stderr,
+    /// `$ command` before its output.
+    Header,
+    Passed,
+    Failed,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub kind: LineKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogBuffer {
+    lines: VecDeque<LogLine>,
+    cap: usize,
+    /// Lines dropped off the top since the buffer began.
+    pub dropped: u64,
+    partial: Vec<u8>,
+    partial_kind: LineKind,
+}
+
+impl Default for LogBuffer {
+    fn default() -> Self {
+        LogBuffer::with_cap(DEFAULT_CAP)
+    }
+}
+
+impl LogBuffer {
+    pub fn with_cap(cap: usize) -> Self {
+        LogBuffer {
+            lines: VecDeque::new(),
+            cap: cap.max(1),
+            dropped: 0,
+            partial: Vec::new(),
+            partial_kind: LineKind::Stdout,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len() + usize::from(!self.partial.is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push_line(&mut self, line: LogLine) {
+        if self.lines.len() == self.cap {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    /// A line of rehearse's own (headers, outcomes).
+    pub fn push_note(&mut self, kind: LineKind, text: impl Into<String>) {
+        self.flush_partial();
+        self.push_line(LogLine {
+            kind,
+            text: text.into(),
+        });
+    }
+
+    /// Output bytes from a command. Lines are completed at `\n`; the unfinished tail is kept
+    /// (and shown) until its newline arrives.
+    pub fn push_bytes(&mut self, bytes: &[u8], stderr: bool) {
+        let kind = if stderr {
+            LineKind::Stderr
+        } else {
+            LineKind::Stdout
+        };
+        if !self.partial.is_empty() && self.partial_kind != kind {
+            self.flush_partial();
+        }
+        self.partial_kind = kind;
+        for &b in bytes {
+            if b == b'\n' {
+                self.flush_partial_as_line();
+            } else {
+                self.partial.push(b);
+                if self.partial.len() >= MAX_LINE {
+                    self.flush_partial_as_line();
+                }
+            }
+        }
+    }
+
+    fn flush_partial_as_line(&mut self) {
+        let text = sanitize(&self.partial);
+        self.partial.clear();
+        let kind = self.partial_kind;
+        self.push_line(LogLine { kind, text });
+    }
+
+    /// End an unfinished line (the command ended without a final newline).
+    pub fn flush_partial(&mut self) {
+        if !self.partial.is_empty() {
+            self.flush_partial_as_line();
+        }
+    }
+
+    /// Line `i` (0 = oldest kept), including the unfinished one at the end.
+    pub fn get(&self, i: usize) -> Option<LogLine> {
+        if i < self.lines.len() {
+            return self.lines.get(i).cloned();
+        }
+        (i == self.lines.len() && !self.partial.is_empty()).then(|| LogLine {
+            kind: self.partial_kind,
+            text: sanitize(&self.partial),
+        })
+    }
+
+    /// Indices of lines containing `needle` (case-insensitive).
+    pub fn find(&self, needle: &str) -> Vec<usize> {
+        if needle.is_empty() {
+            return Vec::new();
+        }
+        let n = needle.to_lowercase();
+        (0..self.len())
+            .filter(|&i| {
+                self.get(i)
+                    .is_some_and(|l| l.text.to_lowercase().contains(&n))
+            })
+            .collect()
+    }
+}
+
+/// Text safe to draw: escape sequences removed, a carriage return keeps what follows it
+/// (progress bars redraw the line), tabs become spaces, other control characters are dropped.
+pub fn sanitize(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    // CSI: parameters and intermediates up to a final byte in @..~
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') => {
+                    chars.next();
+                    // OSC: until BEL or ESC \
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' {
+                            break;
+                        }
+                        if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                            chars.next();
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    chars.next();
+                }
+                None => {}
+            },
+            '\r' => {
+                if chars.peek().is_some() {
+                    out.clear();
+                }
+            }
+            '\t' => {
+                let pad = 8 - (out.chars().count() % 8);
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_and_partial_is_visible() {
+        let mut b = LogBuffer::default();
+        b.push_bytes(b"one\ntw", false);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.get(1).map(|l| l.text), Some("tw".into()));
+        b.push_bytes(b"o\n", false);
+        assert_eq!(b.get(1).map(|l| l.text), Some("two".into()));
+        assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn cap_bounds_memory() {
+        let mut b = LogBuffer::with_cap(3);
+        for i in 0..10 {
+            b.push_bytes(format!("{i}\n").as_bytes(), false);
+        }
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.dropped, 7);
+        assert_eq!(b.get(0).map(|l| l.text), Some("7".into()));
+    }
+
+    #[test]
+    fn sanitize_strips_escapes_and_keeps_last_redraw() {
+        assert_eq!(sanitize(b"\x1b[31mred\x1b[0m"), "red");
+        assert_eq!(sanitize(b" 10%\r 50%\r100%"), "100%");
+        assert_eq!(sanitize(b"\x1b]0;title\x07a\tb"), "a       b");
+        assert_eq!(sanitize(b"bell\x07"), "bell");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic_and_stay_printable(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let mut b = LogBuffer::with_cap(50);
+            b.push_bytes(&data, false);
+            for i in 0..b.len() {
+                let l = b.get(i).unwrap_or(LogLine { kind: LineKind::Info, text: String::new() });
+                proptest::prop_assert!(!l.text.chars().any(char::is_control));
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Dialogs and the help overlay, drawn centred over the screen.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
+
+use crate::app::App;
+use crate::app::dialog::{Dialog, HOST_KEY_CHOICES};
+use crate::theme::Theme;
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn frame<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.dialog_border)
+        .style(theme.dialog)
+        .title(Span::styled(format!(" {title} "), theme.dialog_border))
+}
+
+pub struct DialogView<'a> {
+    pub dialog: &'a Dialog,
+    pub theme: &'a Theme,
+}
+
+impl Widget for DialogView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let (title, mut lines, input, hint): (
+            &str,
+            Vec<Line>,
+            Option<&ratatui_textarea::TextArea>,
+            &str,
+        ) = match self.dialog {
+            Dialog::Confirm {
+                step,
+                command,
+                run,
+                target,
+                ..
+            } => (
+                "Confirm destructive command",
+                vec![
+                    Line::styled(format!("{step}/{command} on {target}"), t.accent),
+                    Line::raw(""),
+                ]
+                .into_iter()
+                .chain(run.lines().map(|l| Line::styled(format!("$ {l}"), t.text)))
+                .collect(),
+                None,
+                "y / Enter run   n / Esc cancel",
+            ),
+            Dialog::SignOff { step, note } => (
+                "Sign off",
+                vec![Line::styled(
+                    format!("Sign off step `{step}`. Your note goes into the journal."),
+                    t.text,
+                )],
+                Some(note),
+                "Enter sign off   Alt-Enter new line   Esc cancel",
+            ),
+            Dialog::Waive {
+                step,
+                item,
+                reason,
+                error,
+            } => (
+                "Waive",
+                vec![
+                    Line::styled(
+                        match item {
+                            Some(i) => format!("Waive checklist item `{i}` of `{step}`."),
+                            None => format!("Waive step `{step}`: the gate will count it as done."),
+                        },
+                        t.text,
+                    ),
+                    Line::styled(
+                        error
+                            .clone()
+                            .unwrap_or_else(|| "A reason is required.".into()),
+                        if error.is_some() { t.failed } else { t.muted },
+                    ),
+                ],
+                Some(reason),
+                "Enter waive   Esc cancel",
+            ),
+            Dialog::Note { step, text } => (
+                "Note",
+                vec![Line::styled(format!("Note on `{step}`"), t.text)],
+                Some(text),
+                "Enter save   Esc cancel",
+            ),
+            Dialog::HostKey { q, choice, .. } => {
+                let mut l = vec![
+                    Line::styled(
+                        format!(
+                            "The authenticity of {}:{} ({}) can't be established.",
+                            q.host, q.port, q.target
+                        ),
+                        t.text,
+                    ),
+                    Line::styled(format!("{} key fingerprint is", q.algorithm), t.text),
+                    Line::styled(q.fingerprint.clone(), t.accent),
+                    Line::styled(
+                        "Compare it with the one from the host's console before trusting it.",
+                        t.muted,
+                    ),
+                    Line::raw(""),
+                ];
+                for (i, (label, _)) in HOST_KEY_CHOICES.iter().enumerate() {
+                    let s = if i == *choice { t.selected } else { t.text };
+                    l.push(Line::styled(
+                        format!(" {} {label} ", if i == *choice { "›" } else { " " }),
+                        s,
+                    ));
+                }
+                if let Some(k) = &q.known_hosts {
+                    l.push(Line::styled(format!("(saves to {})", k.display()), t.muted));
+                }
+                (
+                    "Unknown host key",
+                    l,
+                    None,
+                    "↑↓ choose   Enter confirm   r/o/a   Esc refuse",
+                )
+            }
+            Dialog::Secret { prompt, input, .. } => (
+                "Secret",
+                vec![Line::styled(prompt.clone(), t.text)],
+                Some(input),
+                "Enter submit   Esc cancel",
+            ),
+            Dialog::ProposeTick { item, text, by, .. } => (
+                "Expectation passed",
+                vec![
+                    Line::styled(format!("`{by}` met its expectation, which proves:"), t.text),
+                    Line::styled(format!("[ ] {text} ({item})"), t.accent),
+                    Line::raw(""),
+                    Line::styled("Tick it?", t.text),
+                ],
+                None,
+                "y / Enter tick   n / Esc leave it",
+            ),
+            Dialog::Quit => (
+                "Quit?",
+                vec![Line::styled(
+                    "A command is running. Quitting cancels it (it is recorded as cancelled).",
+                    t.text,
+                )],
+                None,
+                "y quit   n / Esc stay",
+            ),
+            Dialog::Search { input } => (
+                "Search the log",
+                Vec::new(),
+                Some(input),
+                "Enter search   Esc cancel",
+            ),
+        };
+        lines.push(Line::raw(""));
+        let text_h = u16::try_from(lines.len()).unwrap_or(10);
+        let input_h = if input.is_some() { 3 } else { 0 };
+        let r = centered(area, 72, text_h + input_h + 3);
+        Clear.render(r, buf);
+        let b = frame(title, t);
+        let inner = b.inner(r);
+        b.render(r, buf);
+        let [text_r, input_r, hint_r] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(input_h),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(text_r, buf);
+        if let Some(input) = input {
+            let mut ta = input.clone();
+            ta.set_block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.border_focus),
+            );
+            ta.render(input_r, buf);
+        }
+        Paragraph::new(Line::styled(hint, t.muted)).render(hint_r, buf);
+    }
+}
+
+pub struct Help<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+}
+
+impl Widget for Help<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let t = self.theme;
+        let rows = self.app.keymap.help();
+        let key_w = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(8);
+        let mut lines: Vec<Line> = rows
+            .iter()
+            .map(|(k, d)| {
+                Line::from(vec![
+                    Span::styled(format!(" {k:<key_w$}  "), t.accent),
+                    Span::styled((*d).to_string(), t.text),
+                ])
+            })
+            .collect();
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            " Mouse: click a step or pane; the wheel scrolls. Keys: config.toml [keys.normal].",
+            t.muted,
+        ));
+        let h = u16::try_from(lines.len()).unwrap_or(20) + 2;
+        let r = centered(area, 76, h);
+        Clear.render(r, buf);
+        let b = frame("Keys (any key closes)", t);
+        let inner = b.inner(r);
+        b.render(r, buf);
+        Paragraph::new(lines).render(inner, buf);
+    }
+}

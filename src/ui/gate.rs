@@ -1,0 +1,96 @@
+//! The gate: each requirement with ✓/✗ and why, and the monitoring window's progress.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, Paragraph, Widget};
+
+use super::{block, fit};
+use crate::app::{App, Pane};
+use crate::theme::Theme;
+
+pub struct Gate<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+}
+
+impl Widget for Gate<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let Gate { app, theme } = self;
+        let v = &app.verdict;
+        let name = if app.runbook.gate.title.is_empty() {
+            "Gate".to_string()
+        } else {
+            app.runbook.gate.title.clone()
+        };
+        let verdict = if v.open {
+            Span::styled(" OPEN ", theme.ok)
+        } else {
+            Span::styled(" SHUT ", theme.failed)
+        };
+        let w = usize::from(area.width.saturating_sub(10));
+        let title = Line::from(vec![
+            Span::styled(format!(" {} ", fit(&name, w)), theme.title),
+            verdict,
+        ]);
+        let b = block(title, app.focus == Pane::Gate, theme);
+        let inner = b.inner(area);
+        b.render(area, buf);
+        let w = usize::from(inner.width);
+        let mut lines: Vec<Line> = v
+            .requirements
+            .iter()
+            .map(|r| {
+                let (g, style) = if r.met {
+                    ("✓", theme.ok)
+                } else {
+                    ("✗", theme.failed)
+                };
+                Line::from(vec![
+                    Span::styled(format!("{g} {}: ", r.name), style),
+                    Span::styled(
+                        fit(&r.detail, w.saturating_sub(r.name.len() + 4)),
+                        theme.text,
+                    ),
+                ])
+            })
+            .collect();
+        if v.requirements.is_empty() {
+            lines.push(Line::styled(
+                "this runbook's gate has no requirements",
+                theme.muted,
+            ));
+        }
+        let text_h = inner.height.saturating_sub(u16::from(v.monitor.is_some()));
+        Paragraph::new(lines).render(
+            Rect {
+                height: text_h,
+                ..inner
+            },
+            buf,
+        );
+        if let Some(m) = &v.monitor {
+            if inner.height > 0 {
+                let label = format!(
+                    "monitor {} / {} · {}✓ {}✗",
+                    humantime::format_duration(std::time::Duration::from_secs(m.watched.as_secs())),
+                    humantime::format_duration(m.total),
+                    m.passed,
+                    m.failed
+                );
+                Gauge::default()
+                    .gauge_style(theme.gauge)
+                    .ratio(m.fraction())
+                    .label(fit(&label, w))
+                    .render(
+                        Rect {
+                            y: inner.y + inner.height - 1,
+                            height: 1,
+                            ..inner
+                        },
+                        buf,
+                    );
+            }
+        }
+    }
+}

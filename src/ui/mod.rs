@@ -1,0 +1,189 @@
+//! Drawing. Everything renders through `&App`, so drawing can never change state.
+//!
+//! ```text
+//! ┌ Steps ───────────────┐┌ 3 · First release ────────────────────────────┐
+//! │ MUST                 ││ body text of the selected step                │ detail
+//! │ ✓ p1 preflight       ││ ✓ build  ✓ symlink  · smoke                   │
+//! │ ▶ p3 release         │└───────────────────────────────────────────────┘
+//! │ SHOULD               │┌ Log ──────────────────────────────────────────┐
+//! │ · p7 audit           ││ $ build on staging                            │ live log
+//! ├ Checklist ───────────┤│ built release 2026...                         │
+//! │ [x] tools present    │└───────────────────────────────────────────────┘
+//! │ [ ] host key checked │┌ Gate: SHUT ───────────────────────────────────┐
+//! └──────────────────────┘│ ✗ steps: 4 of 9 not done                      │ gate
+//!  status bar: target ● connected · operator · ⠋ running 3s · keys         └
+//! ```
+
+mod dialog;
+mod gate;
+mod log;
+mod side;
+mod status;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget, Wrap};
+
+use crate::app::{App, Pane};
+use crate::theme::Theme;
+
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+const LEFT_MIN: u16 = 30;
+const LEFT_MAX: u16 = 52;
+const CHECKLIST_MIN: u16 = 6;
+
+/// The screen's areas, computed from the size alone (also used for mouse hit-testing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Areas {
+    pub steps: Rect,
+    pub checklist: Rect,
+    pub detail: Rect,
+    pub log: Rect,
+    pub gate: Rect,
+    pub status: Rect,
+}
+
+pub fn layout(app: &App) -> Areas {
+    let area = Rect::new(0, 0, app.size.0, app.size.1);
+    let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let left_w = (main.width * 36 / 100).clamp(LEFT_MIN, LEFT_MAX);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(1)]).areas(main);
+    let checklist_h = (left.height * 2 / 5).max(CHECKLIST_MIN);
+    let [steps, checklist] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(checklist_h)]).areas(left);
+    let detail_h = if main.height >= 40 { 10 } else { 6 };
+    let gate_rows = u16::try_from(app.verdict.requirements.len()).unwrap_or(4)
+        + u16::from(app.verdict.monitor.is_some());
+    let gate_h = (gate_rows + 2).clamp(4, if main.height >= 40 { 12 } else { 7 });
+    let [detail, log, gate] = Layout::vertical([
+        Constraint::Length(detail_h),
+        Constraint::Min(3),
+        Constraint::Length(gate_h),
+    ])
+    .areas(right);
+    Areas {
+        steps,
+        checklist,
+        detail,
+        log,
+        gate,
+        status,
+    }
+}
+
+fn contains(r: Rect, x: u16, y: u16) -> bool {
+    x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height
+}
+
+pub fn pane_at(app: &App, x: u16, y: u16) -> Option<Pane> {
+    let a = layout(app);
+    [
+        (a.steps, Pane::Steps),
+        (a.checklist, Pane::Checklist),
+        (a.log, Pane::Log),
+        (a.detail, Pane::Log),
+        (a.gate, Pane::Gate),
+    ]
+    .into_iter()
+    .find(|(r, _)| contains(*r, x, y))
+    .map(|(_, p)| p)
+}
+
+/// The step drawn on screen row `y` of the step list, if any.
+pub fn step_at(app: &App, y: u16) -> Option<usize> {
+    let a = layout(app);
+    let row = usize::from(y.checked_sub(a.steps.y + 1)?);
+    side::step_rows(app, a.steps.height.saturating_sub(2))
+        .get(row)
+        .copied()
+        .flatten()
+}
+
+pub fn block<'a>(title: impl Into<Line<'a>>, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(title)
+}
+
+/// The whole screen.
+pub struct Screen<'a> {
+    pub app: &'a App,
+    pub theme: &'a Theme,
+}
+
+impl Widget for Screen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let Screen { app, theme } = self;
+        buf.set_style(area, theme.text);
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            too_small(area, buf, theme);
+            return;
+        }
+        let a = layout(app);
+        side::Steps { app, theme }.render(a.steps, buf);
+        side::Checklist { app, theme }.render(a.checklist, buf);
+        log::Detail { app, theme }.render(a.detail, buf);
+        log::Log { app, theme }.render(a.log, buf);
+        gate::Gate { app, theme }.render(a.gate, buf);
+        status::Status { app, theme }.render(a.status, buf);
+        if app.help {
+            dialog::Help { app, theme }.render(area, buf);
+        } else if let Some(d) = &app.dialog {
+            dialog::DialogView { dialog: d, theme }.render(area, buf);
+        }
+    }
+}
+
+fn too_small(area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let msg = vec![
+        Line::styled("terminal too small", theme.failed),
+        Line::styled(
+            format!(
+                "{}×{} here; rehearse needs {MIN_WIDTH}×{MIN_HEIGHT}",
+                area.width, area.height
+            ),
+            theme.muted,
+        ),
+    ];
+    let y = area.y + area.height.saturating_sub(2) / 2;
+    let r = Rect::new(area.x, y, area.width, area.height.min(2));
+    Paragraph::new(msg)
+        .style(Style::default())
+        .wrap(Wrap { trim: true })
+        .centered()
+        .render(r, buf);
+}
+
+/// Truncate to `w` columns with an ellipsis.
+pub fn fit(s: &str, w: usize) -> String {
+    use unicode_width::UnicodeWidthStr;
+    if s.width() <= w {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('…');
+    out
+}
