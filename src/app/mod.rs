@@ -522,6 +522,7 @@ impl App {
                 outcome,
             } => {
                 self.busy = None;
+                self.message = None;
                 if let (Some(item), Outcome::Passed) = (proposes, outcome) {
                     let s = self.runbook.step(&step);
                     let text = s

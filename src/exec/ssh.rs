@@ -60,6 +60,8 @@ pub struct SshParams {
     /// Default key names (`~/.ssh/id_*`) are tried only if present and not explicitly listed.
     pub identities_only: bool,
     pub use_agent: bool,
+    /// The agent's socket (`IdentityAgent`); `None` means `$SSH_AUTH_SOCK`.
+    pub agent: Option<PathBuf>,
     /// Hosts to hop through, outermost first, each with its own trust rules.
     pub jumps: Vec<SshParams>,
     pub connect_timeout: Duration,
@@ -234,8 +236,14 @@ fn client_config(p: &SshParams) -> Arc<client::Config> {
 pub struct Connection {
     handle: Handle<Checker>,
     /// Jump-host connections the main one tunnels through; kept alive with it.
-    _hops: Vec<Handle<Checker>>,
+    hops: Vec<Handle<Checker>>,
     seen: Vec<HostKeySeen>,
+}
+
+impl Connection {
+    fn is_closed(&self) -> bool {
+        self.handle.is_closed() || self.hops.iter().any(Handle::is_closed)
+    }
 }
 
 fn refused(verdict: &Verdict, err: &russh::Error, p: &SshParams) -> ConnectError {
@@ -320,11 +328,7 @@ async fn connect(p: &SshParams, prompter: Arc<dyn Prompter>) -> Result<Connectio
         kind: ConnectErrorKind::Protocol,
         message: "no host".into(),
     })?;
-    Ok(Connection {
-        handle,
-        _hops: hops,
-        seen,
-    })
+    Ok(Connection { handle, hops, seen })
 }
 
 fn method_names(m: &[MethodKind]) -> String {
@@ -351,29 +355,19 @@ async fn authenticate(
     p: &SshParams,
     prompter: &dyn Prompter,
 ) -> Result<(), ConnectError> {
+    use russh::client::AuthResult;
     let mut tried: Vec<String> = Vec::new();
+    // Why something the user may expect was not tried.
+    let mut notes: Vec<String> = Vec::new();
     let mut methods = match h
         .authenticate_none(&p.user)
         .await
         .map_err(|e| auth_io(p, e))?
     {
-        russh::client::AuthResult::Success => return Ok(()),
-        russh::client::AuthResult::Failure {
+        AuthResult::Success => return Ok(()),
+        AuthResult::Failure {
             remaining_methods, ..
         } => remaining_methods.to_vec(),
-    };
-    let fail = |methods: &[MethodKind], tried: &[String]| ConnectError {
-        kind: ConnectErrorKind::Auth,
-        message: format!(
-            "authentication failed for {}: tried {}; the server accepts {}",
-            p.endpoint(),
-            if tried.is_empty() {
-                "nothing (no keys found, no agent)".to_string()
-            } else {
-                tried.join(", ")
-            },
-            method_names(methods)
-        ),
     };
     let rsa_hash = h.best_supported_rsa_hash().await.ok().flatten().flatten();
 
@@ -387,28 +381,54 @@ async fn authenticate(
             })
             .collect();
         if p.use_agent {
-            if let Ok(mut agent) = AgentClient::connect_env().await {
-                let ids = agent.request_identities().await.unwrap_or_default();
-                for id in ids {
-                    let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
-                        continue;
-                    };
-                    if p.identities_only && !explicit.iter().any(|e| e.key_data() == key.key_data())
-                    {
-                        continue;
-                    }
-                    tried.push(format!("publickey (agent {})", fingerprint(&key)));
-                    let r = h
-                        .authenticate_publickey_with(&p.user, key.clone(), rsa_hash, &mut agent)
-                        .await
-                        .map_err(|e| auth_io(p, format!("{e:?}")))?;
-                    match r {
-                        russh::client::AuthResult::Success => return Ok(()),
-                        russh::client::AuthResult::Failure {
-                            remaining_methods, ..
-                        } => {
-                            methods = remaining_methods.to_vec();
+            let agent = match &p.agent {
+                Some(sock) => AgentClient::connect_uds(sock)
+                    .await
+                    .map_err(|e| format!("agent {}: {e}", sock.display())),
+                // No agent configured at all is normal, not worth a note.
+                None if std::env::var_os("SSH_AUTH_SOCK").is_none() => Err(String::new()),
+                None => AgentClient::connect_env()
+                    .await
+                    .map_err(|e| format!("agent ($SSH_AUTH_SOCK): {e}")),
+            };
+            match agent {
+                Err(why) if why.is_empty() => {}
+                Err(why) => notes.push(why),
+                Ok(mut agent) => {
+                    let ids = match agent.request_identities().await {
+                        Ok(ids) => ids,
+                        Err(e) => {
+                            notes.push(format!("the agent did not list its keys: {e}"));
+                            Vec::new()
                         }
+                    };
+                    let mut skipped = 0;
+                    for id in ids {
+                        let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
+                            continue;
+                        };
+                        if p.identities_only
+                            && !explicit.iter().any(|e| e.key_data() == key.key_data())
+                        {
+                            skipped += 1;
+                            continue;
+                        }
+                        tried.push(format!("publickey (agent {})", fingerprint(&key)));
+                        let r = h
+                            .authenticate_publickey_with(&p.user, key.clone(), rsa_hash, &mut agent)
+                            .await
+                            .map_err(|e| auth_io(p, format!("{e:?}")))?;
+                        match r {
+                            AuthResult::Success => return Ok(()),
+                            AuthResult::Failure {
+                                remaining_methods, ..
+                            } => methods = remaining_methods.to_vec(),
+                        }
+                    }
+                    if skipped > 0 {
+                        notes.push(format!(
+                            "{skipped} agent key(s) not offered because of IdentitiesOnly"
+                        ));
                     }
                 }
             }
@@ -421,7 +441,7 @@ async fn authenticate(
                 ),
                 Identity::File(f) => (
                     format!("publickey ({})", f.display()),
-                    load_key(f, prompter).await?,
+                    load_key(f, prompter, &mut notes).await?,
                 ),
             };
             let Some(key) = key else { continue };
@@ -431,8 +451,8 @@ async fn authenticate(
                 .await
                 .map_err(|e| auth_io(p, e))?;
             match r {
-                russh::client::AuthResult::Success => return Ok(()),
-                russh::client::AuthResult::Failure {
+                AuthResult::Success => return Ok(()),
+                AuthResult::Failure {
                     remaining_methods, ..
                 } => methods = remaining_methods.to_vec(),
             }
@@ -444,21 +464,41 @@ async fn authenticate(
             return Ok(());
         }
     } else if methods.contains(&MethodKind::Password) {
-        if let Some(pw) = prompter
+        match prompter
             .secret(format!("Password for {}", p.endpoint()))
             .await
         {
-            tried.push("password".into());
-            let r = h
-                .authenticate_password(&p.user, pw.expose())
-                .await
-                .map_err(|e| auth_io(p, e))?;
-            if r.success() {
-                return Ok(());
+            Some(pw) => {
+                tried.push("password".into());
+                let r = h
+                    .authenticate_password(&p.user, pw.expose())
+                    .await
+                    .map_err(|e| auth_io(p, e))?;
+                if r.success() {
+                    return Ok(());
+                }
             }
+            None => notes.push("no password given".into()),
         }
     }
-    Err(fail(&methods, &tried))
+    Err(ConnectError {
+        kind: ConnectErrorKind::Auth,
+        message: format!(
+            "authentication failed for {}: tried {}; the server accepts {}{}",
+            p.endpoint(),
+            if tried.is_empty() {
+                "nothing (no usable key, no agent key)".to_string()
+            } else {
+                tried.join(", ")
+            },
+            method_names(&methods),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            }
+        ),
+    })
 }
 
 async fn keyboard_interactive(
@@ -504,19 +544,30 @@ fn public_key_beside(private: &std::path::Path) -> Option<PublicKey> {
 }
 
 /// Read an identity file, asking for its passphrase (masked) when it is encrypted.
-/// A missing file is skipped (OpenSSH tries default names that may not exist).
+/// A missing file is skipped (OpenSSH tries default names that may not exist); one that cannot
+/// be used is skipped with a note for the failure message.
 async fn load_key(
     path: &std::path::Path,
     prompter: &dyn Prompter,
+    notes: &mut Vec<String>,
 ) -> Result<Option<Arc<PrivateKey>>, ConnectError> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(None);
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            notes.push(format!("cannot read {}: {e}", path.display()));
+            return Ok(None);
+        }
     };
     match russh::keys::decode_secret_key(&text, None) {
         Ok(k) => return Ok(Some(Arc::new(k))),
         Err(russh::keys::Error::KeyIsEncrypted) => {}
         Err(e) => {
             tracing::warn!("skipping identity {}: {e}", path.display());
+            notes.push(format!(
+                "{} is not a usable private key: {e}",
+                path.display()
+            ));
             return Ok(None);
         }
     }
@@ -525,6 +576,7 @@ async fn load_key(
             .secret(format!("Passphrase for {}", path.display()))
             .await
         else {
+            notes.push(format!("no passphrase given for {}", path.display()));
             return Ok(None);
         };
         if let Ok(k) = russh::keys::decode_secret_key(&text, Some(pass.expose())) {
@@ -570,7 +622,7 @@ impl SshExecutor {
     ) -> Result<Arc<Connection>, ConnectError> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {
-            if !c.handle.is_closed() {
+            if !c.is_closed() {
                 return Ok(c.clone());
             }
         }
@@ -744,7 +796,11 @@ impl Executor for SshExecutor {
     }
 
     fn connected(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
+        // The flag alone would only change when a command notices: look at the connection.
+        match self.conn.try_lock() {
+            Ok(slot) => slot.as_ref().is_some_and(|c| !c.is_closed()),
+            Err(_) => self.up.load(Ordering::Relaxed),
+        }
     }
 
     fn resize(&self, size: PtySize) {

@@ -25,6 +25,8 @@ pub struct TargetOptions {
     /// Ask the agent? (Off for the demo, whose host knows only its own key.)
     pub no_agent: bool,
     pub strict_override: Option<StrictHostKeyChecking>,
+    /// The home directory for `~` and the default files; `$HOME` unless given.
+    pub home: Option<PathBuf>,
 }
 
 pub fn home_dir() -> PathBuf {
@@ -97,6 +99,7 @@ fn params_from(
         },
         identities_only: hc.identities_only.unwrap_or(false),
         use_agent: true,
+        agent: None,
         jumps: Vec::new(),
         connect_timeout: hc.connect_timeout.unwrap_or(Duration::from_secs(15)),
         keepalive: hc.server_alive_interval,
@@ -117,12 +120,12 @@ pub fn ssh_params(
     let TargetKind::Ssh(t) = &def.kind else {
         return Err(format!("target `{target}` is local"));
     };
-    let home = home_dir();
+    let home = opts.home.clone().unwrap_or_else(home_dir);
     let config_path = opts
         .ssh_config
         .clone()
         .unwrap_or_else(|| home.join(".ssh/config"));
-    let config = SshConfig::load(&config_path).map_err(|e| e.to_string())?;
+    let config = SshConfig::load_with_home(&config_path, &home).map_err(|e| e.to_string())?;
     let alias = render(&t.alias, vars, "alias")?;
     let host = render(&t.host, vars, "host")?;
     let port = render(&t.port, vars, "port")?

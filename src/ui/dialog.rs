@@ -212,22 +212,45 @@ impl Widget for Help<'_> {
             .map(|(k, _)| k.chars().count())
             .max()
             .unwrap_or(8);
-        let mut lines: Vec<Line> = rows
-            .iter()
-            .map(|(k, d)| {
-                Line::from(vec![
+        let footer =
+            " Mouse: click a step or pane; the wheel scrolls. Keys: config.toml [keys.normal].";
+        // One column when it fits, else two side by side (80×24 has room for 20 rows).
+        let room = usize::from(area.height.saturating_sub(4));
+        let cols = if rows.len() + 2 <= room { 1 } else { 2 };
+        let per_col = rows.len().div_ceil(cols);
+        let width = if cols == 1 {
+            76
+        } else {
+            area.width.saturating_sub(2)
+        };
+        let col_w = usize::from(width.saturating_sub(2)) / cols;
+        let cell = |i: usize| -> Vec<Span> {
+            rows.get(i).map_or_else(Vec::new, |(k, d)| {
+                let desc = crate::ui::fit(d, col_w.saturating_sub(key_w + 3));
+                vec![
                     Span::styled(format!(" {k:<key_w$}  "), t.accent),
-                    Span::styled((*d).to_string(), t.text),
-                ])
+                    Span::styled(
+                        format!("{desc:<w$}", w = col_w.saturating_sub(key_w + 3)),
+                        t.text,
+                    ),
+                ]
+            })
+        };
+        let mut lines: Vec<Line> = (0..per_col)
+            .map(|r| {
+                Line::from(
+                    (0..cols)
+                        .flat_map(|c| cell(c * per_col + r))
+                        .collect::<Vec<_>>(),
+                )
             })
             .collect();
-        lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            " Mouse: click a step or pane; the wheel scrolls. Keys: config.toml [keys.normal].",
-            t.muted,
-        ));
+        if lines.len() + 2 <= room {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(footer, t.muted));
+        }
         let h = u16::try_from(lines.len()).unwrap_or(20) + 2;
-        let r = centered(area, 76, h);
+        let r = centered(area, width, h);
         Clear.render(r, buf);
         let b = frame("Keys (any key closes)", t);
         let inner = b.inner(r);

@@ -40,6 +40,8 @@ impl Widget for Gate<'_> {
         let mut lines: Vec<Line> = v
             .requirements
             .iter()
+            // The monitoring requirement is drawn as the gauge below.
+            .filter(|r| v.monitor.is_none() || r.name != "monitoring")
             .map(|r| {
                 let (g, style) = if r.met {
                     ("✓", theme.ok)
@@ -61,6 +63,7 @@ impl Widget for Gate<'_> {
                 theme.muted,
             ));
         }
+        let text_rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
         let text_h = inner.height.saturating_sub(u16::from(v.monitor.is_some()));
         Paragraph::new(lines).render(
             Rect {
@@ -71,20 +74,27 @@ impl Widget for Gate<'_> {
         );
         if let Some(m) = &v.monitor {
             if inner.height > 0 {
+                let met = v
+                    .requirements
+                    .iter()
+                    .any(|r| r.name == "monitoring" && r.met);
                 let label = format!(
-                    "monitor {} / {} · {}✓ {}✗",
+                    "{} monitoring {} / {} · {} passed, {} failed (max {})",
+                    if met { "✓" } else { "✗" },
                     humantime::format_duration(std::time::Duration::from_secs(m.watched.as_secs())),
                     humantime::format_duration(m.total),
                     m.passed,
-                    m.failed
+                    m.failed,
+                    m.max_failures
                 );
+                let y = inner.y + text_rows.min(inner.height - 1);
                 Gauge::default()
                     .gauge_style(theme.gauge)
                     .ratio(m.fraction())
                     .label(fit(&label, w))
                     .render(
                         Rect {
-                            y: inner.y + inner.height - 1,
+                            y,
                             height: 1,
                             ..inner
                         },

@@ -80,7 +80,10 @@ pub fn pub_path(private: &Path) -> PathBuf {
 /// `ALGORITHM BASE64` of a public key file, without its comment.
 pub fn pub_line(private: &Path) -> String {
     let text = fs::read_to_string(pub_path(private)).unwrap();
-    text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `SHA256:...` as `ssh-keygen -l` prints it: the reference the tests compare against.
@@ -107,7 +110,11 @@ pub fn wait_until(within: Duration, what: &str, mut cond: impl FnMut() -> bool) 
 pub fn descendants(root: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
@@ -194,7 +201,8 @@ impl Sshd {
 
     pub fn start_with(options: SshdOptions) -> Sshd {
         require_openssh();
-        fs::create_dir_all("/run/sshd").expect("mkdir -p /run/sshd (sshd's privilege separation directory)");
+        fs::create_dir_all("/run/sshd")
+            .expect("mkdir -p /run/sshd (sshd's privilege separation directory)");
         let dir = tempfile::tempdir().unwrap();
         for kind in ["ed25519", "ecdsa"] {
             keygen(&dir.path().join(format!("ssh_host_{kind}_key")), kind, "");
@@ -229,7 +237,11 @@ impl Sshd {
 
     /// The `known_hosts` line for this server's key of `kind`.
     pub fn known_hosts_line(&self, kind: &str) -> String {
-        format!("[127.0.0.1]:{} {}\n", self.port, pub_line(&self.host_key(kind)))
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            self.port,
+            pub_line(&self.host_key(kind))
+        )
     }
 
     pub fn fingerprint(&self, kind: &str) -> String {
@@ -278,7 +290,10 @@ impl Sshd {
         let listening = format!("Server listening on 127.0.0.1 port {}.", self.port);
         let end = Instant::now() + Duration::from_secs(20);
         loop {
-            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
             if let Some(status) = exited {
                 self.child = None;
                 let why = format!(
@@ -491,7 +506,10 @@ impl Client {
     /// OpenSSH's own client with this config, for comparisons.
     pub fn ssh(&self) -> Command {
         let mut c = Command::new("ssh");
-        c.arg("-F").arg(&self.config).arg(ALIAS).env_remove("SSH_AUTH_SOCK");
+        c.arg("-F")
+            .arg(&self.config)
+            .arg(ALIAS)
+            .env_remove("SSH_AUTH_SOCK");
         c
     }
 }
@@ -585,7 +603,11 @@ impl Running {
     pub async fn wait_stdout(&mut self, needle: &str) {
         let end = tokio::time::Instant::now() + DEADLINE;
         while !String::from_utf8_lossy(&self.ran.stdout).contains(needle) {
-            assert!(!self.ended, "ended before printing {needle:?}: {:?}", self.ran);
+            assert!(
+                !self.ended,
+                "ended before printing {needle:?}: {:?}",
+                self.ran
+            );
             let ev = tokio::time::timeout_at(end, self.rx.recv())
                 .await
                 .unwrap_or_else(|_| panic!("no {needle:?} within {DEADLINE:?}: {:?}", self.ran));

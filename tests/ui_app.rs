@@ -1,0 +1,455 @@
+//! The app driven deterministically: keys and scripted engine events in, effects and screens
+//! out. No terminal, no network, no sleeps. Screens are insta snapshots of a TestBackend.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use rehearse::action::{Action, Internal};
+use rehearse::app::{App, Effect, Pane, TargetView};
+use rehearse::journal::{Entry, Event, Journal, Outcome};
+use rehearse::keymap::Keymap;
+use rehearse::runbook::{self, Runbook};
+use rehearse::runner::RunnerEvent;
+use rehearse::theme::Theme;
+use rehearse::ui::Screen;
+
+fn demo() -> Arc<Runbook> {
+    Arc::new(runbook::load(Path::new("runbooks/demo-staging.toml")).expect("demo runbook"))
+}
+
+/// A real journal in a temp dir, so entries carry true seq/prev; returns the entries.
+struct Script {
+    _dir: tempfile::TempDir,
+    journal: Journal,
+    entries: Vec<Entry>,
+}
+
+impl Script {
+    fn new() -> Script {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (journal, first) = Journal::create(
+            dir.path(),
+            Event::Note {
+                step: "preflight".into(),
+                text: "begin".into(),
+                operator: "ana".into(),
+            },
+        )
+        .expect("journal");
+        Script {
+            _dir: dir,
+            journal,
+            entries: vec![first.entry],
+        }
+    }
+
+    fn push(&mut self, e: Event) -> Entry {
+        let a = self.journal.append(e).expect("append");
+        self.entries.push(a.entry.clone());
+        a.entry
+    }
+
+    fn started(&mut self, step: &str, cmd: &str) -> Entry {
+        self.push(Event::CommandStarted {
+            step: step.into(),
+            command: cmd.into(),
+            target: "staging".into(),
+            run: format!("run {cmd}"),
+            operator: "ana".into(),
+            session: None,
+        })
+    }
+
+    fn finished(&mut self, step: &str, cmd: &str, started: u64, outcome: Outcome) -> Entry {
+        self.push(Event::CommandFinished {
+            step: step.into(),
+            command: cmd.into(),
+            started_seq: started,
+            exit_status: Some(if outcome == Outcome::Passed { 0 } else { 1 }),
+            signal: None,
+            duration_ms: 42,
+            output_sha256: "0".repeat(64),
+            output_bytes: 3,
+            outcome,
+            reason: (outcome != Outcome::Passed).then(|| "exit 1, expected exit 0".into()),
+        })
+    }
+}
+
+fn app(rb: Arc<Runbook>, entries: &[Entry]) -> App {
+    let given: Vec<(String, String)> = rb
+        .vars
+        .iter()
+        .filter(|v| v.name == "db_password")
+        .map(|v| (v.name.clone(), "s3cret-value".into()))
+        .collect();
+    let (vars, _) = rb.resolve_vars(&given).expect("vars");
+    let mut a = App::new(rb, entries, vars, "ana".into(), Keymap::default());
+    a.targets = vec![TargetView {
+        name: "staging".into(),
+        endpoint: "deploy@127.0.0.1:2222".into(),
+        connected: true,
+    }];
+    a
+}
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn feed(app: &mut App, e: Entry) -> Vec<Effect> {
+    app.update(Action::Internal(Internal::Runner(RunnerEvent::Recorded(e))))
+}
+
+fn screen(app: &mut App, w: u16, h: u16, theme: &Theme) -> String {
+    app.size = (w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| f.render_widget(Screen { app, theme }, f.area()))
+        .expect("draw");
+    t.backend().to_string()
+}
+
+fn dark() -> Theme {
+    Theme::load("dark").expect("theme")
+}
+
+#[test]
+fn enter_runs_the_next_command_and_output_streams_into_the_step_log() {
+    let rb = demo();
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Effect::Run {
+            step: "preflight".into(),
+            index: 0
+        }]
+    );
+    assert!(a.busy.is_some());
+    // A second Enter while busy does not start another command.
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    let st = s.started("preflight", "tools");
+    feed(&mut a, st.clone());
+    a.update(Action::Internal(Internal::Runner(RunnerEvent::Output {
+        started_seq: st.seq,
+        step: "preflight".into(),
+        command: "tools".into(),
+        stderr: false,
+        bytes: b"all tools present\n".to_vec(),
+    })));
+    feed(
+        &mut a,
+        s.finished("preflight", "tools", st.seq, Outcome::Passed),
+    );
+    a.update(Action::Internal(Internal::CommandDone {
+        step: "preflight".into(),
+        proposes: Some("tools".into()),
+        outcome: Outcome::Passed,
+    }));
+    assert!(a.busy.is_none());
+    let log: Vec<String> = (0..a.log().map_or(0, |l| l.len()))
+        .filter_map(|i| a.log().and_then(|l| l.get(i)).map(|l| l.text))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            "$ tools on staging (ana)",
+            "  run tools",
+            "all tools present",
+            "✓ passed (exit 0, 42 ms)"
+        ]
+    );
+    let text = screen(&mut a, 80, 24, &dark());
+    assert!(text.contains("Expectation passed"), "{text}");
+    assert!(!text.contains("still running"), "{text}");
+    // Confirming the proposal records the tick, attributed to the command.
+    let fx = a.on_key(key(KeyCode::Char('y')));
+    assert_eq!(
+        fx,
+        vec![Effect::Record(Event::CheckToggled {
+            step: "preflight".into(),
+            item: "tools".into(),
+            checked: true,
+            operator: "ana".into(),
+            proposed_by: Some("tools".into()),
+        })]
+    );
+    // The next Enter runs the second command.
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Effect::Run {
+            step: "preflight".into(),
+            index: 1
+        }]
+    );
+}
+
+#[test]
+fn confirm_dialog_shows_the_resolved_command_and_secrets_stay_masked() {
+    let rb = demo();
+    let mut s = Script::new();
+    for (i, (step, cmds)) in [("installer", vec!["install"])].iter().enumerate() {
+        let _ = i;
+        for c in cmds {
+            let st = s.started(step, c);
+            s.finished(step, c, st.seq, Outcome::Passed);
+        }
+    }
+    let mut a = app(rb.clone(), &s.entries);
+    a.selected = rb.step_index("installer").expect("installer");
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty(), "confirm first");
+    let text = screen(&mut a, 80, 24, &dark());
+    assert!(text.contains("Confirm destructive command"), "{text}");
+    assert!(
+        text.contains("installer/lock-installer on staging (deploy@127.0.0.1:2222)"),
+        "{text}"
+    );
+    assert!(text.contains("rm -f releases/*/install.php"), "{text}");
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('y'))),
+        vec![Effect::Run {
+            step: "installer".into(),
+            index: 1
+        }]
+    );
+
+    // A command with a secret shows its placeholder, never the value.
+    a.selected = rb.step_index("env").expect("env");
+    a.busy = None;
+    let step = rb.step("env").expect("env").clone();
+    let shown = step.commands[1]
+        .run
+        .render(
+            &rb.resolve_vars(&[("db_password".into(), "s3cret-value".into())])
+                .expect("v")
+                .0,
+        )
+        .expect("render");
+    assert!(
+        shown.display.contains("[secret:db_password]") && !shown.display.contains("s3cret-value")
+    );
+}
+
+#[test]
+fn sign_off_needs_a_finished_step_then_records_the_note() {
+    let rb = demo();
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    assert!(a.on_key(key(KeyCode::Char('s'))).is_empty());
+    assert!(a.dialog.is_none());
+    assert!(
+        a.message
+            .as_deref()
+            .is_some_and(|m| m.contains("before signing off")),
+        "{:?}",
+        a.message
+    );
+    for c in ["tools", "disk"] {
+        let st = s.started("preflight", c);
+        feed(&mut a, st.clone());
+        feed(&mut a, s.finished("preflight", c, st.seq, Outcome::Passed));
+    }
+    a.on_key(key(KeyCode::Char('s')));
+    assert!(a.dialog.is_some());
+    for c in "ok".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    let fx = a.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::Record(Event::Signoff {
+            step: "preflight".into(),
+            operator: "ana".into(),
+            note: "ok".into(),
+            key_fingerprint: None
+        })]
+    );
+}
+
+#[test]
+fn waiver_requires_a_reason_and_quit_asks_while_running() {
+    let rb = demo();
+    let s = Script::new();
+    let mut a = app(rb, &s.entries);
+    a.on_key(key(KeyCode::Char('w')));
+    assert!(
+        a.on_key(key(KeyCode::Enter)).is_empty(),
+        "empty reason refused"
+    );
+    assert!(a.dialog.is_some());
+    for c in "n/a".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    assert!(
+        matches!(a.on_key(key(KeyCode::Enter)).as_slice(), [Effect::Record(Event::Waiver { reason, item: None, .. })] if reason == "n/a")
+    );
+
+    a.on_key(key(KeyCode::Enter));
+    assert!(a.busy.is_some());
+    assert!(a.on_key(key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(
+        a.on_key(key(KeyCode::Char('y'))),
+        vec![Effect::Cancel, Effect::Quit]
+    );
+}
+
+#[test]
+fn tab_cycles_focus_and_space_toggles_the_focused_item() {
+    let rb = demo();
+    let s = Script::new();
+    let mut a = app(rb, &s.entries);
+    let order: Vec<Pane> = (0..4)
+        .map(|_| {
+            a.on_key(key(KeyCode::Tab));
+            a.focus
+        })
+        .collect();
+    assert_eq!(order, [Pane::Log, Pane::Checklist, Pane::Gate, Pane::Steps]);
+    a.focus = Pane::Checklist;
+    a.on_key(key(KeyCode::Down));
+    let fx = a.on_key(key(KeyCode::Char(' ')));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Record(Event::CheckToggled { item, checked: true, .. })] if item == "host-key"),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn gate_verdict_change_is_recorded() {
+    let rb = Arc::new(
+        runbook::parse(
+            "id = \"g\"\ntitle = \"G\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nlevel = \"must\"\n[[steps.commands]]\nname = \"c\"\nrun = \"true\"\ntarget = \"local\"\n",
+            Path::new("g.toml"),
+        )
+        .expect("runbook"),
+    );
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    let st = s.started("a", "c");
+    feed(&mut a, st.clone());
+    let fx = feed(&mut a, s.finished("a", "c", st.seq, Outcome::Passed));
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::Record(Event::Gate { open: true, .. })]
+        ),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn too_small_terminal_says_so_instead_of_panicking() {
+    let s = Script::new();
+    let mut a = app(demo(), &s.entries);
+    for (w, h) in [(79, 24), (80, 23), (20, 5), (1, 1), (0, 0)] {
+        let text = screen(&mut a, w.max(1), h.max(1), &dark());
+        if w >= 20 {
+            assert!(text.contains("terminal too small"), "{w}x{h}: {text}");
+        }
+    }
+}
+
+fn walked() -> (Arc<Runbook>, Script) {
+    let rb = demo();
+    let mut s = Script::new();
+    for c in ["tools", "disk"] {
+        let st = s.started("preflight", c);
+        s.finished("preflight", c, st.seq, Outcome::Passed);
+    }
+    s.push(Event::CheckToggled {
+        step: "preflight".into(),
+        item: "tools".into(),
+        checked: true,
+        operator: "ana".into(),
+        proposed_by: Some("tools".into()),
+    });
+    s.push(Event::Signoff {
+        step: "preflight".into(),
+        operator: "ana".into(),
+        note: "host checked".into(),
+        key_fingerprint: None,
+    });
+    let st = s.started("env", "template");
+    s.finished("env", "template", st.seq, Outcome::Passed);
+    let st = s.started("env", "render");
+    s.finished("env", "render", st.seq, Outcome::Failed);
+    (rb, s)
+}
+
+#[test]
+fn snapshot_main_screen_80x24() {
+    let (rb, s) = walked();
+    let mut a = app(rb.clone(), &s.entries);
+    a.selected = rb.step_index("env").expect("env");
+    insta::assert_snapshot!(screen(&mut a, 80, 24, &dark()));
+}
+
+#[test]
+fn snapshot_main_screen_160x48() {
+    let (rb, s) = walked();
+    let mut a = app(rb, &s.entries);
+    insta::assert_snapshot!(screen(&mut a, 160, 48, &dark()));
+}
+
+#[test]
+fn snapshot_help_overlay_80x24() {
+    let s = Script::new();
+    let mut a = app(demo(), &s.entries);
+    a.on_key(key(KeyCode::Char('?')));
+    insta::assert_snapshot!(screen(&mut a, 80, 24, &dark()));
+}
+
+#[test]
+fn snapshot_sign_off_dialog_80x24() {
+    let (rb, s) = walked();
+    let mut a = app(rb, &s.entries);
+    a.selected = 0;
+    a.on_key(key(KeyCode::Char('s')));
+    for c in "DNS ok".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    insta::assert_snapshot!(screen(&mut a, 80, 24, &dark()));
+}
+
+#[test]
+fn snapshot_host_key_dialog_80x24() {
+    let s = Script::new();
+    let mut a = app(demo(), &s.entries);
+    a.update(Action::Internal(Internal::HostKey(
+        7,
+        rehearse::exec::HostKeyQuestion {
+            target: "staging".into(),
+            host: "127.0.0.1".into(),
+            port: 2222,
+            algorithm: "ssh-ed25519".into(),
+            fingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU".into(),
+            known_hosts: Some("/home/ana/.ssh/known_hosts".into()),
+        },
+    )));
+    insta::assert_snapshot!(screen(&mut a, 80, 24, &dark()));
+    let fx = a.on_key(key(KeyCode::Down));
+    assert!(fx.is_empty());
+    assert_eq!(
+        a.on_key(key(KeyCode::Enter)),
+        vec![Effect::AnswerHostKey {
+            id: 7,
+            decision: rehearse::exec::TrustDecision::AcceptOnce
+        }]
+    );
+}
+
+#[test]
+fn every_theme_draws_every_screen() {
+    let (rb, s) = walked();
+    for name in ["dark", "light", "high-contrast"] {
+        let theme = Theme::load(name).expect("theme");
+        let mut a = app(rb.clone(), &s.entries);
+        let text = screen(&mut a, 80, 24, &theme);
+        assert!(text.contains("Steps 1/10"), "{name}: {text}");
+        a.on_key(key(KeyCode::Char('?')));
+        assert!(screen(&mut a, 160, 48, &theme).contains("Keys (any key closes)"));
+    }
+}
