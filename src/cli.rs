@@ -46,6 +46,9 @@ pub struct Global {
     /// Theme name (themes/NAME.toml or a bundled theme).
     #[arg(long, global = true)]
     pub theme: Option<String>,
+    /// Private key (OpenSSH format) that signs sign-offs (default: ssh-agent, else ~/.ssh/id_*).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
     /// OpenSSH client config to read instead of ~/.ssh/config.
     #[arg(long, global = true, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
@@ -70,14 +73,24 @@ pub enum Cmd {
         #[arg(long)]
         accept_new_host_key: bool,
     },
-    /// Write a report of a run.
+    /// Write a report of a run: to standard output, to a file (`-o report.md`), or as an
+    /// evidence bundle in a directory (`-o DIR`: report, journal, outputs, SHA256SUMS).
+    /// Refuses to write anything that contains a secret value (from --var or the environment).
     Export {
         run_dir: PathBuf,
         #[arg(long, value_enum, default_value = "md")]
         format: Format,
-        /// Output file (default: standard output).
+        /// A file (ending in .md, .json or .html) or a directory for the bundle.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Check a run directory or an exported bundle: the hash chain, every output digest,
+    /// SHA256SUMS and every signature. Exit 0 only if all hold; else name the first broken place.
+    Verify {
+        path: PathBuf,
+        /// ssh-keygen allowed_signers file: who may sign with which key.
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
     },
     /// Open the demo runbook against an embedded SSH host on 127.0.0.1 (nothing to install).
     Demo {
@@ -91,6 +104,17 @@ pub enum Cmd {
 pub enum Format {
     Md,
     Json,
+    Html,
+}
+
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Md => "md",
+            Format::Json => "json",
+            Format::Html => "html",
+        }
+    }
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -120,16 +144,21 @@ pub fn load_runbook(arg: &Path) -> Result<Runbook, runbook::LoadError> {
     runbook::load(arg)
 }
 
-pub fn operator(global: &Global) -> Operator {
+/// Who acts, and the key their sign-offs are signed with (`--signing-key`, `signing_key` in
+/// the config, else ssh-agent's first key, else an unencrypted default identity).
+pub async fn operator(global: &Global) -> Result<Operator, String> {
+    let settings = settings::load();
     let name = global
         .operator
         .clone()
-        .or_else(|| settings::load().operator)
+        .or(settings.operator)
         .unwrap_or_else(target::login_name);
-    Operator {
-        name,
-        key_fingerprint: None,
+    let explicit = global.signing_key.clone().or(settings.signing_key);
+    let key = crate::journal::sign::discover(explicit.as_deref(), &target::home_dir()).await?;
+    if key.is_none() {
+        tracing::warn!("no signing key found: sign-offs will be recorded unsigned");
     }
+    Ok(Operator { name, key })
 }
 
 pub fn check(paths: &[PathBuf]) -> i32 {
@@ -273,7 +302,65 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
     0
 }
 
-pub fn export_cmd(run_dir: &Path, format: Format, output: Option<&Path>) -> i32 {
+/// Secret values known to this process for a run: `--var`s and the environment variables the
+/// runbook names for its secret variables.
+fn known_secrets(rb: &Runbook, given: &[(String, String)]) -> crate::secret::Redactor {
+    let mut secrets = Vec::new();
+    for v in rb.vars.iter().filter(|v| v.secret) {
+        let value = given
+            .iter()
+            .rev()
+            .find(|(n, _)| n == &v.name)
+            .map(|(_, x)| x.clone())
+            .or_else(|| v.env.as_ref().and_then(|e| std::env::var(e).ok()));
+        match value {
+            Some(x) => secrets.push((v.name.clone(), crate::secret::SecretString::new(x))),
+            None => eprintln!(
+                "rehearse: cannot scan for secret `{}`: no value given (--var {}=... or ${})",
+                v.name,
+                v.name,
+                v.env.as_deref().unwrap_or("ENV")
+            ),
+        }
+    }
+    crate::secret::Redactor::new(&secrets)
+}
+
+pub fn export_cmd(
+    run_dir: &Path,
+    format: Format,
+    output: Option<&Path>,
+    given: &[(String, String)],
+) -> i32 {
+    let rb = match export::run_runbook(run_dir) {
+        Ok(rb) => rb,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let redactor = known_secrets(&rb, given);
+    let is_file = output.is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| ["md", "json", "html"].contains(&e.to_string_lossy().as_ref()))
+    });
+    if let (Some(dir), false) = (output, is_file) {
+        return match export::write_bundle(run_dir, dir, format.ext(), &redactor) {
+            Ok(b) => {
+                eprintln!(
+                    "wrote {} files to {} (check with: rehearse verify {})",
+                    b.files.len(),
+                    dir.display(),
+                    dir.display()
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("rehearse: {e}");
+                EXIT_FAILED
+            }
+        };
+    }
     let (report, _) = match export::build(run_dir) {
         Ok(r) => r,
         Err(e) => {
@@ -284,7 +371,12 @@ pub fn export_cmd(run_dir: &Path, format: Format, output: Option<&Path>) -> i32 
     let text = match format {
         Format::Md => export::to_markdown(&report),
         Format::Json => export::to_json(&report),
+        Format::Html => export::to_html(&report),
     };
+    if let Some(which) = redactor.find_leak(text.as_bytes()) {
+        eprintln!("rehearse: refusing to export: the report contains the value of {which}");
+        return EXIT_FAILED;
+    }
     match output {
         Some(p) => {
             if let Err(e) = std::fs::write(p, text) {
@@ -295,6 +387,32 @@ pub fn export_cmd(run_dir: &Path, format: Format, output: Option<&Path>) -> i32 
         }
         None => print!("{text}"),
     }
+    0
+}
+
+pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
+    let signers = match allowed.map(std::fs::read_to_string).transpose() {
+        Ok(t) => t.map(|t| crate::journal::sign::AllowedSigners::parse(&t)),
+        Err(e) => {
+            eprintln!("rehearse: allowed signers: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let r = crate::journal::verify::verify(path, signers.as_ref());
+    for n in &r.notes {
+        eprintln!("note: {n}");
+    }
+    if let Some(first) = r.problems.first() {
+        println!("FAILED: {first}");
+        for p in r.problems.iter().skip(1) {
+            println!("also: {p}");
+        }
+        return EXIT_FAILED;
+    }
+    println!(
+        "ok: {} lines chained, {} outputs match their digests, {} SHA256SUMS entries, {} signatures valid",
+        r.lines, r.outputs, r.sums, r.signatures
+    );
     0
 }
 
@@ -353,14 +471,14 @@ pub async fn run_step(
     let state = paths::state_dir(global.state_dir.as_deref());
     let run_dir = run_dir.unwrap_or_else(|| new_run_dir(&paths::runs_dir(&state), &rb.id));
     let (tx, mut rx) = mpsc::channel(1024);
-    let opened = match Runner::open(
-        Arc::new(rb),
-        vars,
-        execs,
-        operator(global),
-        run_dir.clone(),
-        tx,
-    ) {
+    let operator = match operator(global).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let opened = match Runner::open(Arc::new(rb), vars, execs, operator, run_dir.clone(), tx) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -532,7 +650,11 @@ pub fn main(cli: Cli) -> i32 {
             run_dir,
             format,
             output,
-        }) => export_cmd(&run_dir, format, output.as_deref()),
+        }) => export_cmd(&run_dir, format, output.as_deref(), &cli.vars),
+        Some(Cmd::Verify {
+            path,
+            allowed_signers,
+        }) => verify_cmd(&path, allowed_signers.as_deref()),
         Some(Cmd::Run {
             runbook,
             step,

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::exec::{Cancel, ConnectErrorKind, ExecEvent, ExecRequest, Executor, PtySize};
 use crate::journal::outputs::{self, OutputSpool};
+use crate::journal::sign::SigningKey;
 use crate::journal::state::RunState;
 use crate::journal::{Entry, Event, Journal, JournalError, Outcome, TornTail};
 use crate::runbook::{Command, Runbook, Vars};
@@ -51,7 +52,19 @@ pub struct CommandResult {
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub name: String,
-    pub key_fingerprint: Option<String>,
+    /// Signs this operator's sign-offs; without one they are recorded unsigned.
+    pub key: Option<SigningKey>,
+}
+
+impl Operator {
+    pub fn key_fingerprint(&self) -> Option<String> {
+        self.key.as_ref().map(SigningKey::fingerprint)
+    }
+
+    /// `algo base64` of the public key, recorded so a verifier can build allowed_signers.
+    pub fn key_openssh(&self) -> Option<String> {
+        self.key.as_ref().map(SigningKey::openssh)
+    }
 }
 
 pub struct Runner {
@@ -161,7 +174,7 @@ impl Runner {
                 }
                 let a = j.append(Event::Resumed {
                     operator: operator.name.clone(),
-                    operator_key: operator.key_fingerprint.clone(),
+                    operator_key: operator.key_openssh(),
                 })?;
                 entries.extend(a.foreign);
                 entries.push(a.entry);
@@ -182,7 +195,7 @@ impl Runner {
                         runbook_sha256: runbook.source.sha256.clone(),
                         runbook_git_commit: git_commit(&runbook.source.path),
                         operator: operator.name.clone(),
-                        operator_key: operator.key_fingerprint.clone(),
+                        operator_key: operator.key_openssh(),
                         vars: vars.public_values(),
                         secret_vars,
                         rehearse_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -240,7 +253,39 @@ impl Runner {
     /// Append an event (fsync'd), and tell the listener about it and anything other processes
     /// appended before it. Secret values are redacted from every text field first.
     pub async fn record(&self, event: Event) -> Result<Entry, JournalError> {
-        let event = self.redact_event(event);
+        let mut event = self.redact_event(event);
+        if let Event::Signoff {
+            key_fingerprint, ..
+        } = &mut event
+        {
+            key_fingerprint.clone_from(&self.operator.key_fingerprint());
+        }
+        let appended = self.append(event).await?;
+        // A sign-off is signed over the exact bytes just written, and the signature follows it.
+        if let (Event::Signoff { .. }, Some(key)) = (&appended.entry.event, &self.operator.key) {
+            match key.sign(appended.line.as_bytes()).await {
+                Ok(signature) => {
+                    self.append(Event::Signature {
+                        signs_seq: appended.entry.seq,
+                        key_fingerprint: key.fingerprint(),
+                        signature,
+                    })
+                    .await?;
+                }
+                Err(e) => {
+                    let _ = self
+                        .tx
+                        .send(RunnerEvent::JournalFailed(format!(
+                            "sign-off recorded unsigned: {e}"
+                        )))
+                        .await;
+                }
+            }
+        }
+        Ok(appended.entry)
+    }
+
+    async fn append(&self, event: Event) -> Result<crate::journal::Appended, JournalError> {
         let journal = self.journal.clone();
         let appended = tokio::task::spawn_blocking(move || {
             journal
@@ -250,14 +295,14 @@ impl Runner {
         })
         .await
         .map_err(|_| poisoned())??;
-        for e in appended.foreign {
-            let _ = self.tx.send(RunnerEvent::Recorded(e)).await;
+        for e in &appended.foreign {
+            let _ = self.tx.send(RunnerEvent::Recorded(e.clone())).await;
         }
         let _ = self
             .tx
             .send(RunnerEvent::Recorded(appended.entry.clone()))
             .await;
-        Ok(appended.entry)
+        Ok(appended)
     }
 
     /// Lines other processes appended (following the journal live).

@@ -10,6 +10,8 @@ use serde::Deserialize;
 pub struct Settings {
     pub operator: Option<String>,
     pub theme: Option<String>,
+    /// Private key that signs sign-offs.
+    pub signing_key: Option<std::path::PathBuf>,
     /// Key overrides: `[keys.normal] "ctrl-r" = "run_next"`.
     #[serde(default)]
     pub keys: BTreeMap<String, BTreeMap<String, String>>,

@@ -171,7 +171,13 @@ pub async fn open(
     let run_dir = run_dir.unwrap_or_else(|| new_run_dir(&paths::runs_dir(&state), &rb.id));
     let (run_tx, mut run_rx) = mpsc::channel::<RunnerEvent>(4096);
     let rb = Arc::new(rb);
-    let operator = crate::cli::operator(&global);
+    let operator = match crate::cli::operator(&global).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let display_vars = vars.clone();
     let opened = match Runner::open(
         rb.clone(),

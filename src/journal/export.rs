@@ -370,3 +370,269 @@ pub fn to_markdown(r: &Report) -> String {
     }
     s
 }
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One self-contained HTML file a person can print: no scripts, no external resources.
+pub fn to_html(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} — run report</title>\n<style>\n\
+         body{{font:14px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}}\n\
+         h1{{font-size:1.5rem}} h2{{border-bottom:1px solid #ccc;margin-top:2rem}} h3{{margin-bottom:.3rem}}\n\
+         code,pre{{font:12px/1.35 ui-monospace,monospace}} pre{{background:#f5f5f5;padding:.5rem;white-space:pre-wrap;word-break:break-all}}\n\
+         .ok{{color:#1a7f37}} .bad{{color:#cf222e;font-weight:bold}} table{{border-collapse:collapse;width:100%}}\n\
+         td,th{{border:1px solid #ddd;padding:.25rem .4rem;text-align:left;vertical-align:top}}\n\
+         @media print{{pre{{max-height:none}} h2{{break-after:avoid}}}}\n</style></head><body>\n",
+        t = esc(&r.runbook_title)
+    );
+    let _ = writeln!(s, "<h1>{} — run report</h1>", esc(&r.runbook_title));
+    let _ = writeln!(
+        s,
+        "<table><tr><th>Runbook</th><td><code>{}</code> sha256 <code>{}</code></td></tr>",
+        esc(&r.runbook_id),
+        esc(&r.runbook_sha256)
+    );
+    if let Some(c) = &r.runbook_git_commit {
+        let _ = writeln!(
+            s,
+            "<tr><th>Git commit</th><td><code>{}</code></td></tr>",
+            esc(c)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<tr><th>Started</th><td>{}</td></tr><tr><th>Last entry</th><td>{}</td></tr>",
+        esc(&r.started),
+        esc(&r.last_entry)
+    );
+    let _ = writeln!(
+        s,
+        "<tr><th>Operators</th><td>{}</td></tr><tr><th>Journal</th><td>{} lines</td></tr></table>",
+        esc(&r.operators.join(", ")),
+        r.journal_lines
+    );
+    let _ = writeln!(
+        s,
+        "<h2>Gate: <span class=\"{}\">{}</span></h2><ul>",
+        if r.gate_open { "ok" } else { "bad" },
+        if r.gate_open { "OPEN" } else { "SHUT" }
+    );
+    for g in &r.gate {
+        let _ = writeln!(
+            s,
+            "<li class=\"{}\">{} <b>{}</b>: {}</li>",
+            if g.met { "ok" } else { "bad" },
+            if g.met { "✓" } else { "✗" },
+            esc(&g.name),
+            esc(&g.detail)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "</ul><h2>Host keys</h2><table><tr><th>Target</th><th>Host</th><th>Fingerprint</th><th>Trust</th></tr>"
+    );
+    for h in &r.host_keys {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}:{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&h.target),
+            esc(&h.host),
+            h.port,
+            esc(&h.fingerprint),
+            esc(&h.trust)
+        );
+    }
+    let _ = writeln!(s, "</table><h2>Steps</h2>");
+    for st in &r.steps {
+        let page = st.page.map(|p| format!(" · page {p}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<h3>{} <code>{}</code> — {} [{}{page}]</h3>",
+            esc(&st.title),
+            esc(&st.id),
+            esc(&st.status),
+            st.level.label()
+        );
+        if !st.commands.is_empty() {
+            let _ = writeln!(
+                s,
+                "<table><tr><th>Command</th><th>By, at</th><th>Outcome</th><th>Exit</th><th>ms</th><th>Output</th></tr>"
+            );
+            for c in &st.commands {
+                let exit = c.exit_status.map_or_else(
+                    || c.signal.clone().map_or("-".into(), |x| format!("SIG{x}")),
+                    |e| e.to_string(),
+                );
+                let _ = writeln!(
+                    s,
+                    "<tr><td><b>{}</b> on {}</td><td>{}, {}</td><td class=\"{}\">{}{}</td><td>{exit}</td><td>{}</td><td><code>{}</code> ({} bytes)</td></tr>",
+                    esc(&c.name),
+                    esc(&c.target),
+                    esc(&c.operator),
+                    esc(&c.ts),
+                    if c.outcome == "passed" { "ok" } else { "bad" },
+                    esc(&c.outcome),
+                    c.reason
+                        .as_ref()
+                        .map(|x| format!(": {}", esc(x)))
+                        .unwrap_or_default(),
+                    c.duration_ms,
+                    esc(&c.output_sha256),
+                    c.output_bytes
+                );
+                if !c.excerpt.trim().is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "<tr><td colspan=\"6\"><pre>{}</pre></td></tr>",
+                        esc(c.excerpt.trim_end())
+                    );
+                }
+            }
+            let _ = writeln!(s, "</table>");
+        }
+        let _ = writeln!(s, "<ul>");
+        for c in &st.checklist {
+            let by =
+                c.by.as_ref()
+                    .filter(|_| c.checked)
+                    .map(|b| format!(" ({})", esc(b)))
+                    .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "<li>{} {}{by}</li>",
+                if c.checked { "☑" } else { "☐" },
+                esc(&c.text)
+            );
+        }
+        for n in &st.notes {
+            let _ = writeln!(s, "<li>Note: {}</li>", esc(n));
+        }
+        for w in &st.waivers {
+            let _ = writeln!(s, "<li>Waived by {}</li>", esc(w));
+        }
+        for so in &st.signoffs {
+            let _ = writeln!(
+                s,
+                "<li>Signed off by <b>{}</b> at {} (line {}){}: {}</li>",
+                esc(&so.operator),
+                esc(&so.ts),
+                so.seq + 1,
+                if so.signed {
+                    format!(
+                        ", signature by {}",
+                        esc(so.key_fingerprint.as_deref().unwrap_or("?"))
+                    )
+                } else {
+                    ", unsigned".into()
+                },
+                esc(&so.note)
+            );
+        }
+        let _ = writeln!(s, "</ul>");
+    }
+    let _ = writeln!(
+        s,
+        "<p>Check this evidence with <code>rehearse verify</code>, or by hand: <code>sha256sum -c SHA256SUMS</code> and <code>ssh-keygen -Y verify</code> (see docs/journal.md).</p></body></html>"
+    );
+    s
+}
+
+/// What a bundle holds, for the caller's message.
+#[derive(Debug)]
+pub struct Bundle {
+    pub files: Vec<String>,
+}
+
+/// Write an evidence bundle: the report, the journal, the runbook, the outputs it refers to,
+/// `allowed_signers` for the keys the journal names, and `SHA256SUMS` over all of them.
+/// Refuses (writing nothing) if any file would contain a secret `redactor` knows.
+pub fn write_bundle(
+    run_dir: &Path,
+    out: &Path,
+    format: &str,
+    redactor: &crate::secret::Redactor,
+) -> Result<Bundle, String> {
+    let (report, entries) = build(run_dir).map_err(|e| e.to_string())?;
+    let report_text = match format {
+        "json" => to_json(&report),
+        "html" => to_html(&report),
+        _ => to_markdown(&report),
+    };
+    let mut files: Vec<(String, Vec<u8>)> = vec![(
+        format!("report.{}", if format == "md" { "md" } else { format }),
+        report_text.into_bytes(),
+    )];
+    for name in [super::JOURNAL_FILE, "runbook.toml"] {
+        let b = std::fs::read(run_dir.join(name))
+            .map_err(|e| format!("{}: {e}", run_dir.join(name).display()))?;
+        files.push((name.to_string(), b));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for e in &entries {
+        if let super::Event::CommandFinished { output_sha256, .. }
+        | super::Event::Probe { output_sha256, .. } = &e.event
+        {
+            if seen.insert(output_sha256.clone()) {
+                let p = outputs::output_path(run_dir, output_sha256);
+                let b = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                files.push((format!("{}/{output_sha256}", outputs::OUTPUTS_DIR), b));
+            }
+        }
+    }
+    let signers = allowed_signers(&entries);
+    if !signers.is_empty() {
+        files.push(("allowed_signers".into(), signers.into_bytes()));
+    }
+    for (name, bytes) in &files {
+        if let Some(which) = redactor.find_leak(bytes) {
+            return Err(format!(
+                "refusing to export: {name} contains the value of {which}; nothing was written"
+            ));
+        }
+    }
+    let sums: String = files
+        .iter()
+        .map(|(n, b)| format!("{}  {n}\n", super::sha256_hex(b)))
+        .collect();
+    std::fs::create_dir_all(out.join(outputs::OUTPUTS_DIR))
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    for (name, bytes) in &files {
+        std::fs::write(out.join(name), bytes)
+            .map_err(|e| format!("{}: {e}", out.join(name).display()))?;
+    }
+    std::fs::write(out.join(super::verify::SUMS_FILE), sums).map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = files.into_iter().map(|(n, _)| n).collect();
+    names.push(super::verify::SUMS_FILE.into());
+    Ok(Bundle { files: names })
+}
+
+/// `NAME algo base64` for each operator whose key the journal records. A reviewer should
+/// compare these keys with ones they trust rather than take the bundle's word for them.
+pub fn allowed_signers(entries: &[Entry]) -> String {
+    let mut out = std::collections::BTreeSet::new();
+    for e in entries {
+        if let super::Event::RunStarted {
+            operator,
+            operator_key: Some(k),
+            ..
+        }
+        | super::Event::Resumed {
+            operator,
+            operator_key: Some(k),
+        } = &e.event
+        {
+            out.insert(format!(
+                "{operator} namespaces=\"{}\" {k}",
+                super::sign::NAMESPACE
+            ));
+        }
+    }
+    out.into_iter().map(|l| l + "\n").collect()
+}

@@ -8,7 +8,9 @@
 pub mod event;
 pub mod export;
 pub mod outputs;
+pub mod sign;
 pub mod state;
+pub mod verify;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

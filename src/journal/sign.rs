@@ -1,0 +1,232 @@
+//! Sign-offs signed in OpenSSH's SSHSIG format (namespace `rehearse-signoff@v1`), through
+//! ssh-agent when one is running, else a key file. The signed message is the exact bytes of the
+//! `signoff` line without its newline; since that line carries `prev`, the signature vouches for
+//! the whole history before it. Anyone can check one with
+//! `ssh-keygen -Y verify -n rehearse-signoff@v1 -f allowed_signers -I NAME -s SIG < LINE`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use russh::keys::agent::client::AgentClient;
+use russh::keys::ssh_key::{LineEnding, SshSig};
+use russh::keys::{HashAlg, PrivateKey, PublicKey};
+
+pub const NAMESPACE: &str = "rehearse-signoff@v1";
+/// ssh-keygen signs with SHA-512; so do we, so its verifier and ours agree.
+const HASH: HashAlg = HashAlg::Sha512;
+
+#[derive(Clone)]
+enum Source {
+    Agent,
+    Key(Arc<PrivateKey>),
+}
+
+/// The operator's signing key: its public half, and where signatures come from.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub public: PublicKey,
+    source: Source,
+    /// Where it came from, for messages: "ssh-agent", a path, "throwaway".
+    pub origin: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({} from {})", self.fingerprint(), self.origin)
+    }
+}
+
+impl SigningKey {
+    pub fn from_private(key: Arc<PrivateKey>, origin: impl Into<String>) -> SigningKey {
+        SigningKey {
+            public: key.public_key().clone(),
+            source: Source::Key(key),
+            origin: origin.into(),
+        }
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.public.fingerprint(HashAlg::Sha256).to_string()
+    }
+
+    /// `algo base64` of the public key, for `allowed_signers` and the journal.
+    pub fn openssh(&self) -> String {
+        let mut k = self.public.clone();
+        k.set_comment("");
+        k.to_openssh().unwrap_or_default().trim().to_string()
+    }
+
+    /// The armored signature of `msg`.
+    pub async fn sign(&self, msg: &[u8]) -> Result<String, String> {
+        let sig = match &self.source {
+            Source::Key(k) => SshSig::sign(k.as_ref(), NAMESPACE, HASH, msg)
+                .map_err(|e| format!("cannot sign: {e}"))?,
+            Source::Agent => {
+                let mut agent = AgentClient::connect_env()
+                    .await
+                    .map_err(|e| format!("ssh-agent: {e}"))?;
+                let data = SshSig::signed_data(NAMESPACE, HASH, msg).map_err(|e| e.to_string())?;
+                let rsa_hash = self.public.algorithm().is_rsa().then_some(HashAlg::Sha512);
+                let signature = agent
+                    .sign_request_signature(&self.public, rsa_hash, &data)
+                    .await
+                    .map_err(|e| format!("ssh-agent refused to sign: {e}"))?;
+                SshSig::new(self.public.key_data().clone(), NAMESPACE, HASH, signature)
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        sig.to_pem(LineEnding::LF).map_err(|e| e.to_string())
+    }
+}
+
+/// Find the operator's key: an explicit file, else the agent's first key, else an unencrypted
+/// default identity (`~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`). `None` means sign-offs are
+/// recorded unsigned (and the report says so).
+pub async fn discover(explicit: Option<&Path>, home: &Path) -> Result<Option<SigningKey>, String> {
+    if let Some(p) = explicit {
+        return load_file(p).map(Some);
+    }
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        if let Ok(mut agent) = AgentClient::connect_env().await {
+            if let Ok(ids) = agent.request_identities().await {
+                for id in ids {
+                    if let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id {
+                        return Ok(Some(SigningKey {
+                            public: key,
+                            source: Source::Agent,
+                            origin: "ssh-agent".into(),
+                        }));
+                    }
+                }
+            }
+        }
+    }
+    for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+        let p: PathBuf = home.join(".ssh").join(name);
+        if let Ok(text) = std::fs::read_to_string(&p) {
+            if let Ok(k) = russh::keys::decode_secret_key(&text, None) {
+                return Ok(Some(SigningKey::from_private(
+                    Arc::new(k),
+                    p.display().to_string(),
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn load_file(p: &Path) -> Result<SigningKey, String> {
+    let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let key = russh::keys::decode_secret_key(&text, None).map_err(|e| match e {
+        russh::keys::Error::KeyIsEncrypted => {
+            format!(
+                "{}: the key is encrypted; load it into ssh-agent (ssh-add) to sign with it",
+                p.display()
+            )
+        }
+        e => format!("{}: {e}", p.display()),
+    })?;
+    Ok(SigningKey::from_private(
+        Arc::new(key),
+        p.display().to_string(),
+    ))
+}
+
+/// Check an armored SSHSIG over `msg`. Returns the signer's key.
+pub fn verify(armored: &str, msg: &[u8]) -> Result<PublicKey, String> {
+    let sig =
+        SshSig::from_pem(armored.as_bytes()).map_err(|e| format!("not an SSH signature: {e}"))?;
+    if sig.namespace() != NAMESPACE {
+        return Err(format!(
+            "signature namespace is {:?}, expected {NAMESPACE:?}",
+            sig.namespace()
+        ));
+    }
+    let key = PublicKey::from(sig.public_key().clone());
+    key.verify(NAMESPACE, msg, &sig)
+        .map_err(|_| "signature does not match the signed line".to_string())?;
+    Ok(key)
+}
+
+/// An `allowed_signers` file (ssh-keygen(1) ALLOWED SIGNERS): principals and their keys.
+#[derive(Debug, Default)]
+pub struct AllowedSigners {
+    entries: Vec<(Vec<String>, PublicKey)>,
+}
+
+impl AllowedSigners {
+    pub fn parse(text: &str) -> AllowedSigners {
+        let mut entries = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut fields = line.split_whitespace();
+            let Some(principals) = fields.next() else {
+                continue;
+            };
+            let rest: Vec<&str> = fields.collect();
+            // Options (namespaces=..., cert-authority, valid-after=...) may precede the key.
+            let Some(at) = rest.iter().position(|f| {
+                f.starts_with("ssh-") || f.starts_with("ecdsa-") || f.starts_with("sk-")
+            }) else {
+                continue;
+            };
+            let key_text = rest[at..]
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if let Ok(k) = PublicKey::from_openssh(&key_text) {
+                entries.push((principals.split(',').map(str::to_string).collect(), k));
+            }
+        }
+        AllowedSigners { entries }
+    }
+
+    pub fn allows(&self, principal: &str, key: &PublicKey) -> bool {
+        self.entries.iter().any(|(ps, k)| {
+            k.key_data() == key.key_data() && ps.iter().any(|p| glob_match(p, principal))
+        })
+    }
+}
+
+/// `*` and `?` patterns, as allowed_signers principals may use.
+fn glob_match(pattern: &str, s: &str) -> bool {
+    fn go(p: &[char], s: &[char]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    go(
+        &pattern.chars().collect::<Vec<_>>(),
+        &s.chars().collect::<Vec<_>>(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sign_then_verify_and_tamper() {
+        let key = PrivateKey::random(&mut rand::rng(), russh::keys::Algorithm::Ed25519)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sk = SigningKey::from_private(Arc::new(key), "test");
+        let line = br#"{"seq":3,"kind":"signoff"}"#;
+        let sig = sk.sign(line).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(sig.starts_with("-----BEGIN SSH SIGNATURE-----"));
+        let who = verify(&sig, line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(who.key_data(), sk.public.key_data());
+        assert!(verify(&sig, br#"{"seq":3,"kind":"signoff "}"#).is_err());
+        let allowed = AllowedSigners::parse(&format!("ana,bob {}\n# comment\n", sk.openssh()));
+        assert!(allowed.allows("ana", &who));
+        assert!(!allowed.allows("eve", &who));
+    }
+}
