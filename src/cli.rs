@@ -3,6 +3,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio::sync::mpsc;
@@ -83,6 +84,15 @@ pub enum Cmd {
         /// A file (ending in .md, .json or .html) or a directory for the bundle.
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Run the gate's monitoring probes headless for the whole window (under tmux or systemd
+    /// for a day or two). Stop and start again at will: the same window continues, and the
+    /// time nobody watched is shown as a gap.
+    Watch {
+        run_dir: PathBuf,
+        /// Trust and save an unknown host key (a changed key is always refused).
+        #[arg(long)]
+        accept_new_host_key: bool,
     },
     /// Check a run directory or an exported bundle: the hash chain, every output digest,
     /// SHA256SUMS and every signature. Exit 0 only if all hold; else name the first broken place.
@@ -390,6 +400,159 @@ pub fn export_cmd(
     0
 }
 
+/// `rehearse watch`: resume the run and keep its monitoring window going.
+pub async fn watch_cmd(
+    run_dir: &Path,
+    accept_new_host_key: bool,
+    given: &[(String, String)],
+    global: &Global,
+) -> i32 {
+    let rb = match export::run_runbook(run_dir) {
+        Ok(rb) => rb,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if rb.gate.monitor.is_none() {
+        eprintln!(
+            "rehearse: runbook `{}` has no [gate.monitor] to watch",
+            rb.id
+        );
+        return EXIT_USAGE;
+    }
+    // The run's recorded values first, then what is given now (secrets come from here).
+    let entries = crate::journal::read_entries(run_dir).unwrap_or_default();
+    let mut vars: Vec<(String, String)> = entries
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RunStarted { vars, .. } => {
+                Some(vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    vars.extend(given.iter().cloned());
+    let (vars, missing) = match rb.resolve_vars(&vars) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if !missing.is_empty() {
+        eprintln!(
+            "rehearse: variables without a value: {}",
+            missing.join(", ")
+        );
+        return EXIT_USAGE;
+    }
+    let prompter: Arc<dyn Prompter> = Arc::new(Headless {
+        accept_new_host_key,
+    });
+    let opts = TargetOptions {
+        ssh_config: global.ssh_config.clone(),
+        ..Default::default()
+    };
+    let execs = match target::executors(&rb, &vars, &opts, &prompter) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let operator = match operator(global).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel(1024);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let opened = match Runner::open(
+        Arc::new(rb),
+        vars,
+        execs,
+        operator,
+        run_dir.to_path_buf(),
+        tx,
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let stop = Cancel::default();
+    let s2 = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            s2.cancel();
+        }
+    });
+    let state = crate::journal::state::RunState::from_entries(&opened.entries);
+    let rb = opened.runner.runbook.clone();
+    let result = crate::monitor::watch(&opened.runner, state.clone(), &stop, |e| {
+        if let Event::Probe {
+            passed,
+            reason,
+            duration_ms,
+            ..
+        } = &e.event
+        {
+            eprintln!(
+                "{} probe {} ({duration_ms} ms){}",
+                e.ts,
+                if *passed { "passed" } else { "FAILED" },
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+    })
+    .await;
+    let entries = crate::journal::read_entries(run_dir).unwrap_or_default();
+    let p = crate::gate::monitor_progress(
+        &rb,
+        &crate::journal::state::RunState::from_entries(&entries),
+    );
+    if let Some(p) = p {
+        let gaps: Vec<String> = p
+            .gaps
+            .iter()
+            .map(|(at, d)| {
+                format!(
+                    "{} after {at}",
+                    humantime::format_duration(Duration::from_secs(d.as_secs()))
+                )
+            })
+            .collect();
+        eprintln!(
+            "watched {} of {}; {} passed, {} failed{}",
+            humantime::format_duration(Duration::from_secs(p.watched.as_secs())),
+            humantime::format_duration(p.total),
+            p.passed,
+            p.failed,
+            if gaps.is_empty() {
+                String::new()
+            } else {
+                format!("; unwatched gaps: {}", gaps.join(", "))
+            }
+        );
+    }
+    match result {
+        Ok(crate::monitor::WindowEnd::Complete) => 0,
+        Ok(crate::monitor::WindowEnd::Stopped) => 0,
+        Ok(crate::monitor::WindowEnd::TooManyFailures(_)) => EXIT_FAILED,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
 pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
     let signers = match allowed.map(std::fs::read_to_string).transpose() {
         Ok(t) => t.map(|t| crate::journal::sign::AllowedSigners::parse(&t)),
@@ -655,6 +818,15 @@ pub fn main(cli: Cli) -> i32 {
             path,
             allowed_signers,
         }) => verify_cmd(&path, allowed_signers.as_deref()),
+        Some(Cmd::Watch {
+            run_dir,
+            accept_new_host_key,
+        }) => rt.block_on(watch_cmd(
+            &run_dir,
+            accept_new_host_key,
+            &cli.vars,
+            &cli.global,
+        )),
         Some(Cmd::Run {
             runbook,
             step,

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod journal;
 pub mod keymap;
 pub mod logbuf;
+pub mod monitor;
 pub mod paths;
 pub mod runbook;
 pub mod runner;

@@ -77,6 +77,7 @@ pub struct Runner {
     pub operator: Operator,
     tx: mpsc::Sender<RunnerEvent>,
     pty_size: Mutex<PtySize>,
+    probe_counter: std::sync::atomic::AtomicU64,
 }
 
 /// What opening a run found.
@@ -216,6 +217,7 @@ impl Runner {
             operator,
             tx,
             pty_size: Mutex::new(PtySize { cols: 80, rows: 24 }),
+            probe_counter: std::sync::atomic::AtomicU64::new(0),
         });
         Ok(Opened {
             runner,
@@ -381,12 +383,73 @@ impl Runner {
                 session: Some(crate::paths::session_id()),
             })
             .await?;
+        let x = self
+            .execute(step_id, cmd, started.seq, rendered.value, cancel)
+            .await?;
+        let result = judge(cmd, &x.end, &x.stdout, &x.stderr);
+        self.record(Event::CommandFinished {
+            step: step_id.to_string(),
+            command: cmd.name.clone(),
+            started_seq: started.seq,
+            exit_status: x.exit_status,
+            signal: x.signal,
+            duration_ms: x.duration_ms,
+            output_sha256: x.sha256,
+            output_bytes: x.len,
+            outcome: result.outcome,
+            reason: result.reason.clone(),
+        })
+        .await?;
+        Ok(result)
+    }
+
+    /// Run a monitoring probe: like a command, but recorded as one `probe` line.
+    pub async fn probe(
+        &self,
+        cmd: &Command,
+        cancel: Cancel,
+    ) -> Result<(Entry, CommandResult), JournalError> {
+        let rendered = cmd
+            .run
+            .render(&self.vars)
+            .map_err(|e| JournalError::Missing(PathBuf::from(e)))?;
+        // Probe output is spooled under an id no command start can have.
+        let spool_id = u64::MAX / 2
+            + self
+                .probe_counter
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let x = self
+            .execute(PROBE_STEP, cmd, spool_id, rendered.value, cancel)
+            .await?;
+        let result = judge(cmd, &x.end, &x.stdout, &x.stderr);
+        let entry = self
+            .record(Event::Probe {
+                passed: result.outcome == Outcome::Passed,
+                exit_status: x.exit_status,
+                duration_ms: x.duration_ms,
+                output_sha256: x.sha256,
+                reason: result.reason.clone(),
+            })
+            .await?;
+        Ok((entry, result))
+    }
+
+    /// Execute a rendered command, streaming its redacted output to the listener and the
+    /// spool, and recording the host key of any new connection.
+    async fn execute(
+        &self,
+        step_id: &str,
+        cmd: &Command,
+        spool_id: u64,
+        command: crate::secret::SecretString,
+        cancel: Cancel,
+    ) -> Result<Executed, JournalError> {
         let begun = Instant::now();
         let io_err = |e: std::io::Error| JournalError::Io {
             path: self.run_dir.join("outputs"),
             source: e,
         };
-        let mut spool = OutputSpool::create(&self.run_dir, started.seq).map_err(io_err)?;
+        let mut spool = OutputSpool::create(&self.run_dir, spool_id).map_err(io_err)?;
         let Some(exec) = self.executors.get(&cmd.target).cloned() else {
             return Err(JournalError::Missing(PathBuf::from(&cmd.target)));
         };
@@ -397,7 +460,7 @@ impl Runner {
                 .unwrap_or(PtySize { cols: 80, rows: 24 })
         });
         let req = ExecRequest {
-            command: rendered.value,
+            command,
             pty,
             timeout: cmd.timeout,
             grace: STOP_GRACE,
@@ -406,10 +469,11 @@ impl Runner {
         let run = exec.run(req, etx, cancel);
         tokio::pin!(run);
         let mut run_done = false;
-        let mut out_red = StreamRedactor::new(self.redactor.clone());
-        let mut err_red = StreamRedactor::new(self.redactor.clone());
-        let mut stdout_cap: Vec<u8> = Vec::new();
-        let mut stderr_cap: Vec<u8> = Vec::new();
+        let mut reds = [
+            StreamRedactor::new(self.redactor.clone()),
+            StreamRedactor::new(self.redactor.clone()),
+        ];
+        let mut caps: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         let mut last_flush = Instant::now();
         let mut end: Option<ExecEvent> = None;
         loop {
@@ -433,72 +497,58 @@ impl Runner {
                 ExecEvent::Started => {}
                 ExecEvent::Stdout(b) | ExecEvent::Stderr(b) if b.is_empty() => {}
                 ExecEvent::Stdout(b) => {
-                    let clean = out_red.push(&b);
+                    let clean = reds[0].push(&b);
                     self.emit(
                         &mut spool,
-                        started.seq,
+                        spool_id,
                         step_id,
                         cmd,
                         false,
                         clean,
-                        &mut stdout_cap,
+                        &mut caps[0],
                     )
                     .await
                     .map_err(io_err)?;
                 }
                 ExecEvent::Stderr(b) => {
-                    let clean = err_red.push(&b);
+                    let clean = reds[1].push(&b);
                     self.emit(
                         &mut spool,
-                        started.seq,
+                        spool_id,
                         step_id,
                         cmd,
                         true,
                         clean,
-                        &mut stderr_cap,
+                        &mut caps[1],
                     )
                     .await
                     .map_err(io_err)?;
                 }
-                terminal => {
-                    end = Some(terminal);
-                }
+                terminal => end = Some(terminal),
             }
             if last_flush.elapsed() > Duration::from_millis(500) {
                 spool.flush().map_err(io_err)?;
                 last_flush = Instant::now();
             }
         }
-        let rest = out_red.finish();
-        self.emit(
-            &mut spool,
-            started.seq,
-            step_id,
-            cmd,
-            false,
-            rest,
-            &mut stdout_cap,
-        )
-        .await
-        .map_err(io_err)?;
-        let rest = err_red.finish();
-        self.emit(
-            &mut spool,
-            started.seq,
-            step_id,
-            cmd,
-            true,
-            rest,
-            &mut stderr_cap,
-        )
-        .await
-        .map_err(io_err)?;
-        let (sha, len) = spool.finish().map_err(io_err)?;
-
+        for (i, red) in reds.iter_mut().enumerate() {
+            let rest = red.finish();
+            self.emit(
+                &mut spool,
+                spool_id,
+                step_id,
+                cmd,
+                i == 1,
+                rest,
+                &mut caps[i],
+            )
+            .await
+            .map_err(io_err)?;
+        }
+        let (sha256, len) = spool.finish().map_err(io_err)?;
         let end = end.unwrap_or(ExecEvent::ConnectionLost {
             reason: "the executor ended without a result".into(),
         });
-        let result = judge(cmd, &end, &stdout_cap, &stderr_cap);
         if let ExecEvent::Failed(e) = &end {
             self.record(Event::ConnectFailed {
                 target: cmd.target.clone(),
@@ -512,20 +562,17 @@ impl Runner {
             | ExecEvent::Cancelled { exit: Some(x), .. } => (x.status, x.signal.clone()),
             _ => (None, None),
         };
-        self.record(Event::CommandFinished {
-            step: step_id.to_string(),
-            command: cmd.name.clone(),
-            started_seq: started.seq,
+        let [stdout, stderr] = caps;
+        Ok(Executed {
+            end,
+            sha256,
+            len,
+            stdout,
+            stderr,
             exit_status,
             signal,
             duration_ms: u64::try_from(begun.elapsed().as_millis()).unwrap_or(u64::MAX),
-            output_sha256: sha,
-            output_bytes: len,
-            outcome: result.outcome,
-            reason: result.reason.clone(),
         })
-        .await?;
-        Ok(result)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -557,6 +604,20 @@ impl Runner {
             .await;
         Ok(())
     }
+}
+
+/// The step name under which probe output is streamed to the listener.
+pub const PROBE_STEP: &str = "gate.monitor";
+
+struct Executed {
+    end: ExecEvent,
+    sha256: String,
+    len: u64,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    exit_status: Option<u32>,
+    signal: Option<String>,
+    duration_ms: u64,
 }
 
 fn poisoned() -> JournalError {
