@@ -24,6 +24,7 @@ pub enum Action {
     Waive,
     Note,
     CancelCommand,
+    Monitor,
     Follow,
     Search,
     SearchNext,
@@ -56,6 +57,8 @@ pub enum Internal {
     },
     /// Another process appended to the journal, or recording failed.
     Notice(String),
+    /// The monitoring window stopped (complete, stopped, failed).
+    MonitorEnded(String),
 }
 
 impl Action {
@@ -76,6 +79,7 @@ impl Action {
             Action::Waive => "waive the step (or the checklist item) with a reason",
             Action::Note => "add a note to the step",
             Action::CancelCommand => "cancel the running command (INT, TERM, close)",
+            Action::Monitor => "start / stop the gate's monitoring window",
             Action::Follow => "log: toggle follow mode",
             Action::Search => "log: search",
             Action::SearchNext => "log: next match",

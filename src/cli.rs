@@ -50,6 +50,9 @@ pub struct Global {
     /// Private key (OpenSSH format) that signs sign-offs (default: ssh-agent, else ~/.ssh/id_*).
     #[arg(long, global = true, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// Headless: run commands marked `confirm = true` without asking (read `rehearse plan` first).
+    #[arg(long, global = true)]
+    pub yes: bool,
     /// OpenSSH client config to read instead of ~/.ssh/config.
     #[arg(long, global = true, value_name = "FILE")]
     pub ssh_config: Option<PathBuf>,
@@ -107,6 +110,10 @@ pub enum Cmd {
         /// Run this step headless instead of opening the TUI.
         #[arg(long)]
         step: Option<String>,
+        /// A runbook to use instead of the bundled demo (it must use the demo's variables:
+        /// host, port, user, deploy_path, and a target named `staging`).
+        #[arg(long, value_name = "FILE")]
+        runbook: Option<PathBuf>,
     },
 }
 
@@ -579,6 +586,36 @@ pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
     0
 }
 
+/// A `confirm = true` command run headless: ask on a terminal, else refuse unless `--yes`.
+/// Returns the refusal, if any.
+fn confirm_headless(runner: &Runner, step: &str, index: usize, yes: bool) -> Option<String> {
+    use std::io::IsTerminal as _;
+    let cmd = runner.runbook.step(step)?.commands.get(index)?;
+    if !cmd.confirm || yes {
+        return None;
+    }
+    let shown = runner.display(&cmd.run);
+    if !std::io::stdin().is_terminal() {
+        return Some(format!(
+            "`{step}/{}` is marked confirm = true and there is no terminal to ask; read it with `rehearse plan` and pass --yes to run it:\n    $ {shown}",
+            cmd.name
+        ));
+    }
+    eprintln!(
+        "── `{step}/{}` on {} is marked confirm = true:\n    $ {shown}",
+        cmd.name, cmd.target
+    );
+    eprint!("run it? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+        .then_some(())
+        .map_or_else(
+            || Some(format!("`{step}/{}` not confirmed; stopped", cmd.name)),
+            |()| None,
+        )
+}
+
 /// Run one step headless. `opts` carries pins and keys for the demo host.
 pub async fn run_step(
     rb: Runbook,
@@ -725,6 +762,11 @@ pub async fn run_step(
     });
     let mut code = 0;
     for i in 0..n_commands {
+        if let Some(refusal) = confirm_headless(&runner, step, i, global.yes) {
+            eprintln!("rehearse: {refusal}");
+            code = EXIT_USAGE;
+            break;
+        }
         match runner.run_command(step, i, cancel.clone()).await {
             Ok(r) if r.outcome == Outcome::Passed => {
                 if let Some(item) = r.proposes {
@@ -852,9 +894,13 @@ pub fn main(cli: Cli) -> i32 {
             }
             Err(c) => c,
         },
-        Some(Cmd::Demo { step }) => {
-            rt.block_on(crate::demo::main(step, cli.vars, cli.run_dir, cli.global))
-        }
+        Some(Cmd::Demo { step, runbook }) => rt.block_on(crate::demo::main(
+            step,
+            runbook,
+            cli.vars,
+            cli.run_dir,
+            cli.global,
+        )),
         None => match cli.runbook {
             Some(p) => match load(&p) {
                 Ok(rb) => rt.block_on(crate::tui::open(

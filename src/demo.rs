@@ -56,11 +56,16 @@ pub async fn prepare(
 
 pub async fn main(
     step: Option<String>,
+    runbook_file: Option<PathBuf>,
     given: Vec<(String, String)>,
     run_dir: Option<PathBuf>,
     global: Global,
 ) -> i32 {
-    let rb = match runbook::bundled(DEMO_RUNBOOK) {
+    let loaded = match runbook_file {
+        Some(p) => Some(runbook::load(&p)),
+        None => runbook::bundled(DEMO_RUNBOOK),
+    };
+    let rb = match loaded {
         Some(Ok(rb)) => rb,
         Some(Err(e)) => {
             eprintln!("{e}");

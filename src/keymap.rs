@@ -25,6 +25,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("w", "waive"),
     ("a", "note"),
     ("x", "cancel_command"),
+    ("m", "monitor"),
     ("f", "follow"),
     ("/", "search"),
     ("n", "search_next"),

@@ -231,6 +231,11 @@ impl Runner {
         &self.run_dir
     }
 
+    /// A template as it may be shown: secrets as `[secret:NAME]`.
+    pub fn display(&self, t: &crate::runbook::Template) -> String {
+        t.render(&self.vars).map_or_else(|e| e, |r| r.display)
+    }
+
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }

@@ -290,6 +290,7 @@ async fn event_loop(
     let mut tick = tokio::time::interval(TICK);
     let mut poll = tokio::time::interval(POLL);
     let mut cancel = Cancel::default();
+    let mut monitor_stop = Cancel::default();
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     let mut quitting: Option<Instant> = None;
@@ -382,6 +383,31 @@ async fn event_loop(
                     });
                 }
                 Effect::Cancel => cancel.cancel(),
+                Effect::StartMonitor => {
+                    monitor_stop = Cancel::default();
+                    let (r, stop, tx, state) = (
+                        runner.clone(),
+                        monitor_stop.clone(),
+                        act_tx.clone(),
+                        app.state.clone(),
+                    );
+                    tokio::spawn(async move {
+                        let msg = match crate::monitor::watch(&r, state, &stop, |_| {}).await {
+                            Ok(crate::monitor::WindowEnd::Complete) => {
+                                "monitoring window complete".to_string()
+                            }
+                            Ok(crate::monitor::WindowEnd::Stopped) => {
+                                "monitoring stopped; m resumes the same window".to_string()
+                            }
+                            Ok(crate::monitor::WindowEnd::TooManyFailures(n)) => {
+                                format!("monitoring failed: {n} probes failed")
+                            }
+                            Err(e) => format!("monitoring: {e}"),
+                        };
+                        let _ = tx.send(Action::Internal(Internal::MonitorEnded(msg)));
+                    });
+                }
+                Effect::StopMonitor => monitor_stop.cancel(),
                 Effect::Record(ev) => {
                     let (r, tx) = (runner.clone(), act_tx.clone());
                     tokio::spawn(async move {

@@ -28,7 +28,7 @@ fn demo_first_step_signed_off_and_exported() {
     let t = Tmux::start("demo", 80, 24, &cmd);
     let journal = run.join("journal.jsonl");
 
-    let s = t.wait_text("Steps 0/10", T);
+    let s = t.wait_text("Steps 0/11", T);
     for pane in ["Checklist", "Log · preflight", "SHUT", "Enter run"] {
         assert!(s.contains(pane), "missing {pane:?}:\n{s}");
     }

@@ -448,7 +448,7 @@ fn every_theme_draws_every_screen() {
         let theme = Theme::load(name).expect("theme");
         let mut a = app(rb.clone(), &s.entries);
         let text = screen(&mut a, 80, 24, &theme);
-        assert!(text.contains("Steps 1/10"), "{name}: {text}");
+        assert!(text.contains("Steps 1/11"), "{name}: {text}");
         a.on_key(key(KeyCode::Char('?')));
         assert!(screen(&mut a, 160, 48, &theme).contains("Keys (any key closes)"));
     }

@@ -50,6 +50,14 @@ pub enum Dialog {
     Search {
         input: TextArea<'static>,
     },
+    /// A `choice` step: which path the team took, and why.
+    Choice {
+        step: String,
+        options: Vec<(String, String, String)>,
+        selected: usize,
+        reason: TextArea<'static>,
+        error: Option<String>,
+    },
 }
 
 /// What a key did to a dialog.
@@ -61,6 +69,8 @@ pub enum DialogResult {
     /// Text dialogs: the text entered.
     Text(String),
     HostKey(TrustDecision),
+    /// A choice dialog: (option id, reason).
+    Chosen(String, String),
 }
 
 pub const HOST_KEY_CHOICES: [(&str, TrustDecision); 3] = [
@@ -141,6 +151,36 @@ impl Dialog {
                 }
             }
             Dialog::Search { input } => edit(input, key, false),
+            Dialog::Choice {
+                options,
+                selected,
+                reason,
+                error,
+                ..
+            } => match key.code {
+                KeyCode::Up | KeyCode::BackTab => {
+                    *selected = selected.saturating_sub(1);
+                    DialogResult::Open
+                }
+                KeyCode::Down | KeyCode::Tab => {
+                    *selected = (*selected + 1).min(options.len().saturating_sub(1));
+                    DialogResult::Open
+                }
+                _ => match edit(reason, key, false) {
+                    DialogResult::Text(r) if r.is_empty() => {
+                        *error = Some("say why this path".into());
+                        DialogResult::Open
+                    }
+                    DialogResult::Text(r) => DialogResult::Chosen(
+                        options
+                            .get(*selected)
+                            .map(|o| o.0.clone())
+                            .unwrap_or_default(),
+                        r,
+                    ),
+                    other => other,
+                },
+            },
             Dialog::HostKey { choice, .. } => match key.code {
                 KeyCode::Esc => DialogResult::HostKey(TrustDecision::Refuse),
                 KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {

@@ -40,6 +40,8 @@ pub enum Effect {
         index: usize,
     },
     Cancel,
+    StartMonitor,
+    StopMonitor,
     Record(Event),
     AnswerHostKey {
         id: u64,
@@ -86,6 +88,7 @@ pub struct App {
     pub dialog: Option<Dialog>,
     pub help: bool,
     pub busy: Option<Busy>,
+    pub monitoring: bool,
     pub targets: Vec<TargetView>,
     pub message: Option<String>,
     pub size: (u16, u16),
@@ -123,6 +126,7 @@ impl App {
             dialog: None,
             help: false,
             busy: None,
+            monitoring: false,
             targets: Vec::new(),
             message: None,
             size: (80, 24),
@@ -301,6 +305,20 @@ impl App {
                     text: dialog::text_area("a note for the journal"),
                 })
             }
+            Action::Monitor => {
+                if self.runbook.gate.monitor.is_none() {
+                    self.message = Some("this runbook's gate has no monitoring window".into());
+                } else if self.monitoring {
+                    self.message =
+                        Some("stopping the monitoring window (it resumes where it stood)".into());
+                    return vec![Effect::StopMonitor];
+                } else {
+                    self.monitoring = true;
+                    self.message =
+                        Some("monitoring: probing until the window is complete (m stops)".into());
+                    return vec![Effect::StartMonitor];
+                }
+            }
             Action::CancelCommand => {
                 if self.busy.is_some() {
                     self.message =
@@ -351,6 +369,19 @@ impl App {
             return Vec::new();
         }
         let step = self.step().clone();
+        if let (Some(options), true) = (&step.choice, step.commands.is_empty()) {
+            self.dialog = Some(Dialog::Choice {
+                step: step.id.clone(),
+                options: options
+                    .iter()
+                    .map(|o| (o.id.clone(), o.title.clone(), o.description.clone()))
+                    .collect(),
+                selected: 0,
+                reason: dialog::text_area("why this path"),
+                error: None,
+            });
+            return Vec::new();
+        }
         let Some((index, cmd)) = self.state.next_command(&step) else {
             self.message = Some(if step.commands.is_empty() {
                 format!("`{}` has no commands: tick its checklist", step.id)
@@ -465,6 +496,14 @@ impl App {
                     key_fingerprint: None,
                 })]
             }
+            (Dialog::Choice { step, .. }, DialogResult::Chosen(option, reason)) => {
+                vec![Effect::Record(Event::Choice {
+                    step,
+                    option,
+                    reason,
+                    operator: op,
+                })]
+            }
             (Dialog::Waive { step, item, .. }, DialogResult::Text(reason)) => {
                 vec![Effect::Record(Event::Waiver {
                     step,
@@ -546,6 +585,10 @@ impl App {
                 }
             }
             Internal::Notice(m) => self.message = Some(m),
+            Internal::MonitorEnded(m) => {
+                self.monitoring = false;
+                self.message = Some(m);
+            }
         }
         Vec::new()
     }

@@ -183,24 +183,6 @@ impl server::Handler for Conn {
         Ok(())
     }
 
-    async fn signal(
-        &mut self,
-        id: ChannelId,
-        signal: Sig,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        let pid = self.pids.lock().ok().and_then(|p| p.get(&id).copied());
-        let name = match signal {
-            Sig::INT => "INT",
-            Sig::TERM => "TERM",
-            Sig::HUP => "HUP",
-            Sig::KILL => "KILL",
-            _ => return Ok(()),
-        };
-        signal_group(pid, name);
-        Ok(())
-    }
-
     async fn channel_close(
         &mut self,
         id: ChannelId,
@@ -223,8 +205,18 @@ async fn pump(
     id: ChannelId,
 ) {
     let (mut rd, wr) = channel.split();
-    // Drain what the client sends (window adjustments, EOF) so the session never backs up.
-    let drain = tokio::spawn(async move { while rd.wait().await.is_some() {} });
+    // Read what the client sends so the session never backs up; signal requests arrive here
+    // (the channel is ours, not the handler's) and go to the command's process group.
+    let pid = child.id();
+    let drain = tokio::spawn(async move {
+        while let Some(msg) = rd.wait().await {
+            if let russh::ChannelMsg::Signal { signal } = msg {
+                if let Some(name) = sig_name(&signal) {
+                    signal_group(pid, name);
+                }
+            }
+        }
+    });
     let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
         return;
     };
@@ -269,4 +261,16 @@ async fn pump(
     let _ = wr.eof().await;
     let _ = wr.close().await;
     drain.abort();
+}
+
+fn sig_name(s: &Sig) -> Option<&'static str> {
+    match s {
+        Sig::INT => Some("INT"),
+        Sig::TERM => Some("TERM"),
+        Sig::HUP => Some("HUP"),
+        Sig::KILL => Some("KILL"),
+        Sig::QUIT => Some("QUIT"),
+        Sig::USR1 => Some("USR1"),
+        _ => None,
+    }
 }

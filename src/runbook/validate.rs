@@ -83,11 +83,23 @@ impl Ctx<'_> {
         }
     }
 
+    /// Expectations match line by line: `^` and `$` anchor at each line, so `^0$` matches
+    /// output `0\n`, as a reader of the runbook would expect.
     fn regex(&mut self, s: &S<String>) -> Option<Regex> {
-        match Regex::new(s.get_ref()) {
+        match regex::RegexBuilder::new(s.get_ref())
+            .multi_line(true)
+            .build()
+        {
             Ok(r) => Some(r),
             Err(e) => {
-                self.error(s.span(), format!("invalid regular expression: {e}"));
+                let msg = e
+                    .to_string()
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                self.error(s.span(), format!("invalid regular expression: {msg}"));
                 None
             }
         }
@@ -323,10 +335,17 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
         if c.options.len() < 2 {
             cx.error(s.id.span(), "a choice needs at least two options");
         }
+        let mut ids = HashSet::new();
         c.options
             .iter()
             .map(|o| {
                 cx.identifier(&o.id, "option id");
+                if !ids.insert(o.id.get_ref().clone()) {
+                    cx.error(
+                        o.id.span(),
+                        format!("duplicate option id `{}`", o.id.get_ref()),
+                    );
+                }
                 ChoiceOption {
                     id: o.id.get_ref().clone(),
                     title: o.title.clone(),

@@ -161,6 +161,46 @@ impl Widget for DialogView<'_> {
                 None,
                 "y quit   n / Esc stay",
             ),
+            Dialog::Choice {
+                step,
+                options,
+                selected,
+                reason,
+                error,
+            } => {
+                let mut l = vec![
+                    Line::styled(
+                        format!("Which path does the team take for `{step}`?"),
+                        t.text,
+                    ),
+                    Line::raw(""),
+                ];
+                for (i, (id, title, desc)) in options.iter().enumerate() {
+                    let s = if i == *selected { t.selected } else { t.text };
+                    l.push(Line::styled(
+                        format!(
+                            " {} {id} — {title} ",
+                            if i == *selected { "›" } else { " " }
+                        ),
+                        s,
+                    ));
+                    if !desc.is_empty() {
+                        l.push(Line::styled(format!("     {desc}"), t.muted));
+                    }
+                }
+                l.push(Line::styled(
+                    error
+                        .clone()
+                        .unwrap_or_else(|| "Why this path? (required)".into()),
+                    if error.is_some() { t.failed } else { t.muted },
+                ));
+                (
+                    "Choose a path",
+                    l,
+                    Some(reason),
+                    "↑↓ choose   Enter record   Esc cancel",
+                )
+            }
             Dialog::Search { input } => (
                 "Search the log",
                 Vec::new(),

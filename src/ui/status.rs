@@ -38,6 +38,12 @@ impl Widget for Status<'_> {
             spans.push(Span::styled(format!("{} ", t.endpoint), theme.status));
         }
         spans.push(Span::styled(format!("· {} ", app.operator), theme.status));
+        if app.monitoring {
+            spans.push(Span::styled(
+                "· ◉ monitoring ",
+                theme.running.patch(theme.status),
+            ));
+        }
         if let Some(b) = &app.busy {
             let frame = SPINNER[usize::try_from(app.ticks % 10).unwrap_or(0)];
             let secs = b.since.elapsed().as_secs();
