@@ -6,6 +6,7 @@
 //! clients.
 
 pub mod action;
+pub mod ansi;
 pub mod app;
 pub mod cli;
 pub mod demo;

@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use crate::ansi::Attr;
+
 pub const DEFAULT_CAP: usize = 5_000;
 /// A line longer than this is broken, so one endless line cannot grow without bound.
 const MAX_LINE: usize = 4_096;
@@ -23,6 +25,21 @@ pub enum LineKind {
 pub struct LogLine {
     pub kind: LineKind,
     pub text: String,
+    /// Coloured segments, when the output carried SGR colour; empty for plain lines.
+    pub segs: Vec<(Attr, String)>,
+}
+
+impl LogLine {
+    fn from_raw(kind: LineKind, raw: &[u8], attr: &mut Attr) -> LogLine {
+        let segs = crate::ansi::parse_line(raw, attr);
+        let text: String = segs.iter().map(|(_, s)| s.as_str()).collect();
+        let plain = segs.iter().all(|(a, _)| a.is_plain());
+        LogLine {
+            kind,
+            text,
+            segs: if plain { Vec::new() } else { segs },
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -33,6 +50,8 @@ pub struct LogBuffer {
     pub dropped: u64,
     partial: Vec<u8>,
     partial_kind: LineKind,
+    /// SGR state carried from line to line.
+    attr: Attr,
 }
 
 impl Default for LogBuffer {
@@ -49,6 +68,7 @@ impl LogBuffer {
             dropped: 0,
             partial: Vec::new(),
             partial_kind: LineKind::Stdout,
+            attr: Attr::default(),
         }
     }
 
@@ -74,6 +94,7 @@ impl LogBuffer {
         self.push_line(LogLine {
             kind,
             text: text.into(),
+            segs: Vec::new(),
         });
     }
 
@@ -102,10 +123,9 @@ impl LogBuffer {
     }
 
     fn flush_partial_as_line(&mut self) {
-        let text = sanitize(&self.partial);
+        let line = LogLine::from_raw(self.partial_kind, &self.partial, &mut self.attr);
         self.partial.clear();
-        let kind = self.partial_kind;
-        self.push_line(LogLine { kind, text });
+        self.push_line(line);
     }
 
     /// End an unfinished line (the command ended without a final newline).
@@ -120,10 +140,8 @@ impl LogBuffer {
         if i < self.lines.len() {
             return self.lines.get(i).cloned();
         }
-        (i == self.lines.len() && !self.partial.is_empty()).then(|| LogLine {
-            kind: self.partial_kind,
-            text: sanitize(&self.partial),
-        })
+        (i == self.lines.len() && !self.partial.is_empty())
+            .then(|| LogLine::from_raw(self.partial_kind, &self.partial, &mut self.attr.clone()))
     }
 
     /// Indices of lines containing `needle` (case-insensitive).
@@ -141,56 +159,9 @@ impl LogBuffer {
     }
 }
 
-/// Text safe to draw: escape sequences removed, a carriage return keeps what follows it
-/// (progress bars redraw the line), tabs become spaces, other control characters are dropped.
+/// Text safe to draw (see `ansi`): escapes removed, `\r` keeps what follows it.
 pub fn sanitize(raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.peek() {
-                Some('[') => {
-                    chars.next();
-                    // CSI: parameters and intermediates up to a final byte in @..~
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                Some(']') => {
-                    chars.next();
-                    // OSC: until BEL or ESC \
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' {
-                            break;
-                        }
-                        if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                            chars.next();
-                            break;
-                        }
-                    }
-                }
-                Some(_) => {
-                    chars.next();
-                }
-                None => {}
-            },
-            '\r' => {
-                if chars.peek().is_some() {
-                    out.clear();
-                }
-            }
-            '\t' => {
-                let pad = 8 - (out.chars().count() % 8);
-                out.extend(std::iter::repeat_n(' ', pad));
-            }
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    crate::ansi::strip(raw)
 }
 
 #[cfg(test)]
@@ -233,7 +204,7 @@ mod tests {
             let mut b = LogBuffer::with_cap(50);
             b.push_bytes(&data, false);
             for i in 0..b.len() {
-                let l = b.get(i).unwrap_or(LogLine { kind: LineKind::Info, text: String::new() });
+                let l = b.get(i).unwrap_or(LogLine { kind: LineKind::Info, text: String::new(), segs: Vec::new() });
                 proptest::prop_assert!(!l.text.chars().any(char::is_control));
             }
         }

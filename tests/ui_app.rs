@@ -453,3 +453,94 @@ fn every_theme_draws_every_screen() {
         assert!(screen(&mut a, 160, 48, &theme).contains("Keys (any key closes)"));
     }
 }
+
+#[test]
+fn ansi_colours_in_plain_output_are_drawn() {
+    let rb = demo();
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    let st = s.started("preflight", "tools");
+    feed(&mut a, st.clone());
+    a.update(Action::Internal(Internal::Runner(RunnerEvent::Output {
+        started_seq: st.seq,
+        step: "preflight".into(),
+        command: "tools".into(),
+        stderr: false,
+        bytes: b"\x1b[1;31mFAIL\x1b[0m but \x1b[32mok\x1b[0m\n".to_vec(),
+    })));
+    a.size = (80, 24);
+    let theme = dark();
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    t.draw(|f| {
+        f.render_widget(
+            Screen {
+                app: &a,
+                theme: &theme,
+            },
+            f.area(),
+        )
+    })
+    .expect("draw");
+    let buf = t.backend().buffer().clone();
+    let find = |text: &str| -> (u16, u16) {
+        for y in 0..24 {
+            let row: String = (0..80).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            if let Some(i) = row.find(text) {
+                return (u16::try_from(row[..i].chars().count()).expect("col"), y);
+            }
+        }
+        panic!("{text} not on screen");
+    };
+    let (x, y) = find("FAIL but ok");
+    assert_eq!(buf[(x, y)].fg, ratatui::style::Color::Indexed(1));
+    assert!(
+        buf[(x, y)]
+            .modifier
+            .contains(ratatui::style::Modifier::BOLD)
+    );
+    assert_eq!(buf[(x + 9, y)].fg, ratatui::style::Color::Indexed(2));
+}
+
+#[test]
+fn pty_output_is_drawn_through_a_terminal_emulator_then_kept_as_lines() {
+    let rb = Arc::new(
+        runbook::parse(
+            "id = \"p\"\ntitle = \"P\"\n[[steps]]\nid = \"a\"\ntitle = \"A\"\nlevel = \"must\"\n[[steps.commands]]\nname = \"bar\"\nrun = \"progress\"\ntarget = \"local\"\npty = true\n",
+            Path::new("p.toml"),
+        )
+        .expect("runbook"),
+    );
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    a.size = (80, 24);
+    let st = s.started("a", "bar");
+    feed(&mut a, st.clone());
+    assert!(a.term.is_some());
+    for chunk in [
+        &b"\x1b[2J\x1b[Hdownloading  10%"[..],
+        b"\rdownloading  60%",
+        b"\rdownloading 100%\r\n\x1b[32mdone\x1b[0m",
+    ] {
+        a.update(Action::Internal(Internal::Runner(RunnerEvent::Output {
+            started_seq: st.seq,
+            step: "a".into(),
+            command: "bar".into(),
+            stderr: false,
+            bytes: chunk.to_vec(),
+        })));
+    }
+    let text = screen(&mut a, 80, 24, &dark());
+    assert!(
+        text.contains("downloading 100%") && !text.contains("downloading  60%"),
+        "{text}"
+    );
+    feed(&mut a, s.finished("a", "bar", st.seq, Outcome::Passed));
+    assert!(a.term.is_none());
+    let log: Vec<String> = (0..a.log().map_or(0, |l| l.len()))
+        .filter_map(|i| a.log().and_then(|l| l.get(i)).map(|l| l.text))
+        .collect();
+    assert!(
+        log.contains(&"downloading 100%".to_string()) && log.contains(&"done".to_string()),
+        "{log:?}"
+    );
+}

@@ -62,6 +62,12 @@ pub struct Busy {
     pub since: Instant,
 }
 
+pub struct TermView {
+    pub step: String,
+    pub started_seq: u64,
+    pub parser: vt100::Parser,
+}
+
 #[derive(Debug, Clone)]
 pub struct TargetView {
     pub name: String,
@@ -88,6 +94,8 @@ pub struct App {
     pub dialog: Option<Dialog>,
     pub help: bool,
     pub busy: Option<Busy>,
+    /// The running PTY command, drawn through a terminal emulator.
+    pub term: Option<TermView>,
     pub monitoring: bool,
     pub targets: Vec<TargetView>,
     pub message: Option<String>,
@@ -126,6 +134,7 @@ impl App {
             dialog: None,
             help: false,
             busy: None,
+            term: None,
             monitoring: false,
             targets: Vec::new(),
             message: None,
@@ -532,7 +541,13 @@ impl App {
     fn internal(&mut self, i: Internal) -> Vec<Effect> {
         match i {
             Internal::Tick => self.ticks = self.ticks.wrapping_add(1),
-            Internal::Resize(w, h) => self.size = (w, h),
+            Internal::Resize(w, h) => {
+                self.size = (w, h);
+                let (rows, cols) = self.term_size();
+                if let Some(t) = self.term.as_mut() {
+                    t.parser.screen_mut().set_size(rows, cols);
+                }
+            }
             Internal::Click(x, y) => self.click(x, y),
             Internal::Scroll(x, y, d) => {
                 if crate::ui::pane_at(self, x, y) == Some(Pane::Steps) {
@@ -599,13 +614,21 @@ impl App {
                 step,
                 stderr,
                 bytes,
+                started_seq,
                 ..
-            } => self.log_mut(&step).push_bytes(&bytes, stderr),
+            } => match self.term.as_mut() {
+                // A PTY command's output goes through the terminal emulator while it runs.
+                Some(t) if t.started_seq == started_seq => t.parser.process(&bytes),
+                _ => self.log_mut(&step).push_bytes(&bytes, stderr),
+            },
             RunnerEvent::JournalFailed(e) => {
                 self.message = Some(format!("JOURNAL WRITE FAILED: {e}"))
             }
             RunnerEvent::Recorded(entry) => {
                 self.state.apply(&entry);
+                if let Event::CommandFinished { started_seq, .. } = &entry.event {
+                    self.end_term(*started_seq);
+                }
                 match &entry.event {
                     Event::CommandStarted {
                         step,
@@ -622,6 +645,19 @@ impl App {
                         );
                         for l in run.lines().take(3) {
                             log.push_note(LineKind::Info, format!("  {l}"));
+                        }
+                        let pty = self
+                            .runbook
+                            .step(step)
+                            .and_then(|s| s.commands.iter().find(|c| &c.name == command))
+                            .is_some_and(|c| c.pty);
+                        if pty {
+                            let (rows, cols) = self.term_size();
+                            self.term = Some(TermView {
+                                step: step.clone(),
+                                started_seq: entry.seq,
+                                parser: vt100::Parser::new(rows, cols, 0),
+                            });
                         }
                     }
                     Event::CommandFinished {
@@ -686,6 +722,32 @@ impl App {
                 self.select(i);
             }
         }
+    }
+
+    /// A PTY command ended: keep the emulator's last screen as plain lines in its step's log.
+    fn end_term(&mut self, started_seq: u64) {
+        if self
+            .term
+            .as_ref()
+            .is_some_and(|t| t.started_seq == started_seq)
+        {
+            if let Some(t) = self.term.take() {
+                let text = t.parser.screen().contents();
+                let log = self.log_mut(&t.step);
+                for l in text.trim_end().lines() {
+                    log.push_bytes(format!("{l}\n").as_bytes(), false);
+                }
+            }
+        }
+    }
+
+    /// Rows and columns inside the log pane: the size a PTY command sees.
+    pub fn term_size(&self) -> (u16, u16) {
+        let a = crate::ui::layout(self).log;
+        (
+            a.height.saturating_sub(2).max(1),
+            a.width.saturating_sub(2).max(1),
+        )
     }
 
     pub fn log_height(&self) -> u16 {

@@ -98,6 +98,11 @@ impl Widget for Log<'_> {
         let b = block(title, app.focus == Pane::Log, theme);
         let inner = b.inner(area);
         b.render(area, buf);
+        if let Some(t) = app.term.as_ref().filter(|t| t.step == app.step().id) {
+            // A PTY command: its screen as a terminal would show it (progress bars and all).
+            tui_term::widget::PseudoTerminal::new(t.parser.screen()).render(inner, buf);
+            return;
+        }
         let Some(log) = log.filter(|l| !l.is_empty()) else {
             let hint = match app.keymap.key_for(&crate::action::Action::RunNext) {
                 Some(k) => format!("no output yet: {k} runs the next command"),
@@ -125,12 +130,61 @@ impl Widget for Log<'_> {
                     || needle
                         .as_ref()
                         .is_some_and(|n| l.text.to_lowercase().contains(n.as_str()));
-                Line::styled(
-                    fit(&l.text, w),
-                    if hit { theme.search_match } else { style },
-                )
+                if hit || l.segs.is_empty() || crate::theme::no_color() {
+                    Line::styled(
+                        fit(&l.text, w),
+                        if hit { theme.search_match } else { style },
+                    )
+                } else {
+                    coloured(&l.segs, style, w)
+                }
             })
             .collect();
         Paragraph::new(lines).render(inner, buf);
     }
+}
+
+fn colour(c: crate::ansi::Colour) -> ratatui::style::Color {
+    match c {
+        crate::ansi::Colour::Indexed(i) => ratatui::style::Color::Indexed(i),
+        crate::ansi::Colour::Rgb(r, g, b) => ratatui::style::Color::Rgb(r, g, b),
+    }
+}
+
+/// A line of command output with its own SGR colours over the pane's base style, cut to `w`.
+fn coloured(
+    segs: &[(crate::ansi::Attr, String)],
+    base: ratatui::style::Style,
+    w: usize,
+) -> Line<'static> {
+    use ratatui::style::Modifier;
+    let mut left = w;
+    let mut spans = Vec::new();
+    for (a, text) in segs {
+        if left == 0 {
+            break;
+        }
+        let t = fit(text, left);
+        left = left.saturating_sub(unicode_width::UnicodeWidthStr::width(t.as_str()));
+        let mut st = base;
+        if let Some(c) = a.fg {
+            st = st.fg(colour(c));
+        }
+        if let Some(c) = a.bg {
+            st = st.bg(colour(c));
+        }
+        for (on, m) in [
+            (a.bold, Modifier::BOLD),
+            (a.dim, Modifier::DIM),
+            (a.italic, Modifier::ITALIC),
+            (a.underline, Modifier::UNDERLINED),
+            (a.reverse, Modifier::REVERSED),
+        ] {
+            if on {
+                st = st.add_modifier(m);
+            }
+        }
+        spans.push(Span::styled(t, st));
+    }
+    Line::from(spans)
 }
