@@ -544,3 +544,19 @@ fn pty_output_is_drawn_through_a_terminal_emulator_then_kept_as_lines() {
         "{log:?}"
     );
 }
+
+#[test]
+fn mouse_click_selects_a_step_and_a_pane_and_the_wheel_scrolls() {
+    let s = Script::new();
+    let mut a = app(demo(), &s.entries);
+    a.size = (80, 24);
+    // Row 4 of the screen is the third step (row 1 is the MUST heading).
+    a.update(Action::Internal(Internal::Click(5, 4)));
+    assert_eq!((a.focus, a.selected), (Pane::Steps, 2));
+    a.update(Action::Internal(Internal::Scroll(5, 4, 1)));
+    assert_eq!(a.selected, 3);
+    a.update(Action::Internal(Internal::Click(5, 17)));
+    assert_eq!(a.focus, Pane::Checklist);
+    a.update(Action::Internal(Internal::Click(40, 10)));
+    assert_eq!(a.focus, Pane::Log);
+}
