@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::action::{Action, Internal};
 use crate::app::{App, Effect, TargetView};
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
-use crate::exec::target::{self, TargetOptions};
+use crate::exec::target::TargetOptions;
 use crate::exec::{Cancel, HostKeyQuestion, Prompter, PtySize, TrustDecision};
 use crate::journal::{Event, outputs};
 use crate::keymap::Keymap;
@@ -135,20 +135,6 @@ pub async fn open(
     };
     let (keymap, key_errors) =
         Keymap::with_overrides(settings.keys.get("normal").unwrap_or(&Default::default()));
-    let (vars, missing) = match rb.resolve_vars(&given) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    if !missing.is_empty() {
-        eprintln!(
-            "rehearse: variables without a value: {} (pass --var NAME=VALUE)",
-            missing.join(", ")
-        );
-        return EXIT_USAGE;
-    }
     let (act_tx, mut act_rx) = mpsc::unbounded_channel::<Action>();
     let prompter = TuiPrompter {
         tx: act_tx.clone(),
@@ -160,8 +146,12 @@ pub async fn open(
     if opts.ssh_config.is_none() {
         opts.ssh_config.clone_from(&global.ssh_config);
     }
-    let execs = match target::executors(&rb, &vars, &opts, &dyn_prompter) {
-        Ok(e) => e,
+    let crate::cli::Session {
+        vars,
+        executors: execs,
+        operator,
+    } = match crate::cli::session(&rb, &given, &opts, &dyn_prompter, &global).await {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("rehearse: {e}");
             return EXIT_USAGE;
@@ -171,13 +161,6 @@ pub async fn open(
     let run_dir = run_dir.unwrap_or_else(|| new_run_dir(&paths::runs_dir(&state), &rb.id));
     let (run_tx, mut run_rx) = mpsc::channel::<RunnerEvent>(4096);
     let rb = Arc::new(rb);
-    let operator = match crate::cli::operator(&global).await {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let display_vars = vars.clone();
     let opened = match Runner::open(
         rb.clone(),

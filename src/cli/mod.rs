@@ -1,0 +1,344 @@
+//! The command line: clap definitions, dispatch, and what the headless commands share.
+
+mod evidence;
+mod plan;
+mod run;
+mod watch;
+
+pub use evidence::{export_cmd, verify_cmd};
+pub use plan::{check, plan};
+pub use run::run_step;
+pub use watch::watch_cmd;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exec::target::{self, TargetOptions};
+use crate::exec::{Headless, Prompter};
+use crate::runbook::{self, Runbook};
+use crate::runner::Operator;
+use crate::{paths, settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rehearse",
+    version,
+    about = "Walk a deploy runbook step by step over SSH; sign it off; keep a verifiable journal as gate evidence."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+    /// Runbook to open in the TUI (a path, or the name of a bundled runbook).
+    pub runbook: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: Global,
+    /// Variable value for the runbook (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var, global = true)]
+    pub vars: Vec<(String, String)>,
+    /// Resume (or create) the run in this directory.
+    #[arg(long = "run", value_name = "RUN_DIR", global = true)]
+    pub run_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args, Clone)]
+pub struct Global {
+    /// Who is acting (default: `operator` in the config file, else the login name).
+    #[arg(long, global = true)]
+    pub operator: Option<String>,
+    /// Where runs and logs are kept (default: the platform data dir).
+    #[arg(long, env = "REHEARSE_STATE_DIR", global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Theme name (themes/NAME.toml or a bundled theme).
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Private key (OpenSSH format) that signs sign-offs (default: ssh-agent, else ~/.ssh/id_*).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// Headless: run commands marked `confirm = true` without asking (read `rehearse plan` first).
+    #[arg(long, global = true)]
+    pub yes: bool,
+    /// OpenSSH client config to read instead of ~/.ssh/config.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Validate runbooks: exit 0 if all are valid, else print `path:line:col: message` and exit 1.
+    Check {
+        #[arg(required = true)]
+        runbooks: Vec<PathBuf>,
+    },
+    /// Show the resolved steps and commands, per target, without running anything.
+    Plan { runbook: PathBuf },
+    /// Run one step's commands headless, journaling exactly as the TUI does.
+    /// Exit 0: all passed; 1: one failed; 2: usage or runbook error; 3: connection refused.
+    Run {
+        runbook: PathBuf,
+        #[arg(long)]
+        step: String,
+        /// Trust and save an unknown host key (a changed key is always refused).
+        #[arg(long)]
+        accept_new_host_key: bool,
+    },
+    /// Write a report of a run: to standard output, to a file (`-o report.md`), or as an
+    /// evidence bundle in a directory (`-o DIR`: report, journal, outputs, SHA256SUMS).
+    /// Refuses to write anything that contains a secret value (from --var or the environment).
+    Export {
+        run_dir: PathBuf,
+        #[arg(long, value_enum, default_value = "md")]
+        format: Format,
+        /// A file (ending in .md, .json or .html) or a directory for the bundle.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Run the gate's monitoring probes headless for the whole window (under tmux or systemd
+    /// for a day or two). Stop and start again at will: the same window continues, and the
+    /// time nobody watched is shown as a gap.
+    Watch {
+        run_dir: PathBuf,
+        /// Trust and save an unknown host key (a changed key is always refused).
+        #[arg(long)]
+        accept_new_host_key: bool,
+    },
+    /// Check a run directory or an exported bundle: the hash chain, every output digest,
+    /// SHA256SUMS and every signature. Exit 0 only if all hold; else name the first broken place.
+    Verify {
+        path: PathBuf,
+        /// ssh-keygen allowed_signers file: who may sign with which key.
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
+    },
+    /// Open the demo runbook against an embedded SSH host on 127.0.0.1 (nothing to install).
+    Demo {
+        /// Run this step headless instead of opening the TUI.
+        #[arg(long)]
+        step: Option<String>,
+        /// A runbook to use instead of the bundled demo (it must use the demo's variables:
+        /// host, port, user, deploy_path, and a target named `staging`).
+        #[arg(long, value_name = "FILE")]
+        runbook: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Md,
+    Json,
+    Html,
+}
+
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Md => "md",
+            Format::Json => "json",
+            Format::Html => "html",
+        }
+    }
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected NAME=VALUE, got {s:?}"))
+}
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_REFUSED: i32 = 3;
+
+/// Load a runbook from a path, or from the bundled ones by name.
+pub fn load_runbook(arg: &Path) -> Result<Runbook, runbook::LoadError> {
+    if !arg.exists() {
+        let name = arg.to_string_lossy();
+        let file = if name.ends_with(".toml") {
+            name.to_string()
+        } else {
+            format!("{name}.toml")
+        };
+        if let Some(r) = runbook::bundled(&file) {
+            return r;
+        }
+    }
+    runbook::load(arg)
+}
+
+/// Everything a session needs before it opens a run: a value for every variable, an executor
+/// per target, and who acts. The TUI, `run` and `watch` all start here.
+pub struct Session {
+    pub vars: crate::runbook::Vars,
+    pub executors: std::collections::BTreeMap<String, Arc<dyn crate::exec::Executor>>,
+    pub operator: Operator,
+}
+
+pub async fn session(
+    rb: &Runbook,
+    given: &[(String, String)],
+    opts: &TargetOptions,
+    prompter: &Arc<dyn Prompter>,
+    global: &Global,
+) -> Result<Session, String> {
+    let (vars, missing) = rb.resolve_vars(given)?;
+    if !missing.is_empty() {
+        let hints: Vec<String> = missing
+            .iter()
+            .map(|m| {
+                match rb
+                    .vars
+                    .iter()
+                    .find(|v| &v.name == m)
+                    .and_then(|v| v.env.clone())
+                {
+                    Some(e) => format!("--var {m}=... or ${e}"),
+                    None => format!("--var {m}=..."),
+                }
+            })
+            .collect();
+        return Err(format!("variables without a value: {}", hints.join(", ")));
+    }
+    let executors = target::executors(rb, &vars, opts, prompter)?;
+    let operator = operator(global).await?;
+    Ok(Session {
+        vars,
+        executors,
+        operator,
+    })
+}
+
+/// Who acts, and the key their sign-offs are signed with (`--signing-key`, `signing_key` in
+/// the config, else ssh-agent's first key, else an unencrypted default identity).
+pub async fn operator(global: &Global) -> Result<Operator, String> {
+    let settings = settings::load();
+    let name = global
+        .operator
+        .clone()
+        .or(settings.operator)
+        .unwrap_or_else(target::login_name);
+    let explicit = global.signing_key.clone().or(settings.signing_key);
+    let key = crate::journal::sign::discover(explicit.as_deref(), &target::home_dir()).await?;
+    if key.is_none() {
+        tracing::warn!("no signing key found: sign-offs will be recorded unsigned");
+    }
+    Ok(Operator { name, key })
+}
+
+/// Install the file logger: nothing is printed to the terminal while the TUI is up.
+fn init_logging(state: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = paths::log_dir(state);
+    std::fs::create_dir_all(&dir).ok()?;
+    let appender = tracing_appender::rolling::never(&dir, "rehearse.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REHEARSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=warn"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}
+
+pub fn log_file(global: &Global) -> PathBuf {
+    paths::log_dir(&paths::state_dir(global.state_dir.as_deref())).join("rehearse.log")
+}
+
+/// Dispatch a parsed command line; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let state = paths::state_dir(cli.global.state_dir.as_deref());
+    let _guard = init_logging(&state);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rehearse: cannot start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let load = |p: &Path| match load_runbook(p) {
+        Ok(rb) => Ok(rb),
+        Err(e) => {
+            eprintln!("{e}");
+            Err(EXIT_USAGE)
+        }
+    };
+    match cli.command {
+        Some(Cmd::Check { runbooks }) => check(&runbooks),
+        Some(Cmd::Plan { runbook }) => match load(&runbook) {
+            Ok(rb) => plan(&rb, &cli.vars, &cli.global),
+            Err(c) => c,
+        },
+        Some(Cmd::Export {
+            run_dir,
+            format,
+            output,
+        }) => export_cmd(&run_dir, format, output.as_deref(), &cli.vars),
+        Some(Cmd::Verify {
+            path,
+            allowed_signers,
+        }) => verify_cmd(&path, allowed_signers.as_deref()),
+        Some(Cmd::Watch {
+            run_dir,
+            accept_new_host_key,
+        }) => rt.block_on(watch_cmd(
+            &run_dir,
+            accept_new_host_key,
+            &cli.vars,
+            &cli.global,
+        )),
+        Some(Cmd::Run {
+            runbook,
+            step,
+            accept_new_host_key,
+        }) => match load(&runbook) {
+            Ok(rb) => {
+                let prompter: Arc<dyn Prompter> = Arc::new(Headless {
+                    accept_new_host_key,
+                });
+                let opts = TargetOptions {
+                    ssh_config: cli.global.ssh_config.clone(),
+                    ..Default::default()
+                };
+                rt.block_on(run_step(
+                    rb,
+                    &step,
+                    &cli.vars,
+                    cli.run_dir,
+                    &cli.global,
+                    prompter,
+                    opts,
+                ))
+            }
+            Err(c) => c,
+        },
+        Some(Cmd::Demo { step, runbook }) => rt.block_on(crate::demo::main(
+            step,
+            runbook,
+            cli.vars,
+            cli.run_dir,
+            cli.global,
+        )),
+        None => match cli.runbook {
+            Some(p) => match load(&p) {
+                Ok(rb) => rt.block_on(crate::tui::open(
+                    rb,
+                    cli.vars,
+                    cli.run_dir,
+                    cli.global,
+                    None,
+                )),
+                Err(c) => c,
+            },
+            None => {
+                eprintln!("rehearse: give a runbook to open, or try `rehearse demo` (see --help)");
+                EXIT_USAGE
+            }
+        },
+    }
+}

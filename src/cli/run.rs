@@ -1,0 +1,204 @@
+//! `run`: one step headless, journaling exactly as the TUI does.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::exec::target::TargetOptions;
+use crate::exec::{Cancel, ConnectErrorKind, Prompter};
+use crate::journal::{Event, Outcome};
+use crate::paths;
+use crate::runbook::Runbook;
+use crate::runner::{Runner, RunnerEvent, new_run_dir};
+
+/// A `confirm = true` command run headless: ask on a terminal, else refuse unless `--yes`.
+/// Returns the refusal, if any.
+fn confirm_headless(runner: &Runner, step: &str, index: usize, yes: bool) -> Option<String> {
+    use std::io::IsTerminal as _;
+    let cmd = runner.runbook.step(step)?.commands.get(index)?;
+    if !cmd.confirm || yes {
+        return None;
+    }
+    let shown = runner.display(&cmd.run);
+    if !std::io::stdin().is_terminal() {
+        return Some(format!(
+            "`{step}/{}` is marked confirm = true and there is no terminal to ask; read it with `rehearse plan` and pass --yes to run it:\n    $ {shown}",
+            cmd.name
+        ));
+    }
+    eprintln!(
+        "── `{step}/{}` on {} is marked confirm = true:\n    $ {shown}",
+        cmd.name, cmd.target
+    );
+    eprint!("run it? [y/N] ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes")
+        .then_some(())
+        .map_or_else(
+            || Some(format!("`{step}/{}` not confirmed; stopped", cmd.name)),
+            |()| None,
+        )
+}
+
+/// Run one step headless. `opts` carries pins and keys for the demo host.
+pub async fn run_step(
+    rb: Runbook,
+    step: &str,
+    vars_given: &[(String, String)],
+    run_dir: Option<PathBuf>,
+    global: &Global,
+    prompter: Arc<dyn Prompter>,
+    opts: TargetOptions,
+) -> i32 {
+    let Some(st) = rb.step(step) else {
+        let ids: Vec<_> = rb.steps.iter().map(|s| s.id.as_str()).collect();
+        eprintln!(
+            "rehearse: no step `{step}` in {} (steps: {})",
+            rb.source.path.display(),
+            ids.join(", ")
+        );
+        return EXIT_USAGE;
+    };
+    let n_commands = st.commands.len();
+    let Session {
+        vars,
+        executors: execs,
+        operator,
+    } = match session(&rb, vars_given, &opts, &prompter, global).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let state = paths::state_dir(global.state_dir.as_deref());
+    let run_dir = run_dir.unwrap_or_else(|| new_run_dir(&paths::runs_dir(&state), &rb.id));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let opened = match Runner::open(Arc::new(rb), vars, execs, operator, run_dir.clone(), tx) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Some(t) = &opened.torn {
+        eprintln!(
+            "rehearse: the journal's last write was cut short: {} bytes kept in {}",
+            t.bytes,
+            t.saved_as.display()
+        );
+    }
+    let runner = opened.runner;
+    let printer = tokio::spawn(async move {
+        let mut stdout = std::io::stdout();
+        let mut stderr = std::io::stderr();
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                RunnerEvent::Output {
+                    stderr: false,
+                    bytes,
+                    ..
+                } => {
+                    let _ = stdout.write_all(&bytes);
+                    let _ = stdout.flush();
+                }
+                RunnerEvent::Output {
+                    stderr: true,
+                    bytes,
+                    ..
+                } => {
+                    let _ = stderr.write_all(&bytes);
+                }
+                RunnerEvent::Recorded(e) => match e.event {
+                    Event::CommandStarted {
+                        step,
+                        command,
+                        target,
+                        ..
+                    } => {
+                        eprintln!("── {step}/{command} on {target}");
+                    }
+                    Event::HostKey {
+                        host,
+                        port,
+                        fingerprint,
+                        trust,
+                        algorithm,
+                        ..
+                    } => {
+                        eprintln!("── host key {host}:{port} {algorithm} {fingerprint} ({trust})");
+                    }
+                    Event::CommandFinished {
+                        outcome,
+                        exit_status,
+                        duration_ms,
+                        reason,
+                        ..
+                    } => {
+                        let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
+                        eprintln!(
+                            "── {} (exit {exit}, {duration_ms} ms){}",
+                            outcome.label(),
+                            reason.map(|r| format!(": {r}")).unwrap_or_default()
+                        );
+                    }
+                    _ => {}
+                },
+                RunnerEvent::JournalFailed(e) => eprintln!("rehearse: journal: {e}"),
+            }
+        }
+    });
+    let cancel = Cancel::default();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("rehearse: cancelling (INT, then TERM, then closing the channel)");
+            c2.cancel();
+        }
+    });
+    let mut code = 0;
+    for i in 0..n_commands {
+        if let Some(refusal) = confirm_headless(&runner, step, i, global.yes) {
+            eprintln!("rehearse: {refusal}");
+            code = EXIT_USAGE;
+            break;
+        }
+        match runner.run_command(step, i, cancel.clone()).await {
+            Ok(r) if r.outcome == Outcome::Passed => {
+                if let Some(item) = r.proposes {
+                    eprintln!(
+                        "── passing this proves checklist item `{item}`: confirm it in the TUI"
+                    );
+                }
+            }
+            Ok(r) => {
+                code = if matches!(
+                    r.refused,
+                    Some(
+                        ConnectErrorKind::HostKey
+                            | ConnectErrorKind::Auth
+                            | ConnectErrorKind::Unreachable
+                    )
+                ) {
+                    EXIT_REFUSED
+                } else {
+                    EXIT_FAILED
+                };
+                break;
+            }
+            Err(e) => {
+                eprintln!("rehearse: journal: {e}");
+                code = EXIT_FAILED;
+                break;
+            }
+        }
+    }
+    drop(runner);
+    let _ = printer.await;
+    eprintln!("run: {}", run_dir.display());
+    code
+}

@@ -1,0 +1,149 @@
+//! `watch`: the gate's monitoring window, headless.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::exec::target::TargetOptions;
+use crate::exec::{Cancel, Headless, Prompter};
+use crate::journal::{Event, export};
+use crate::runner::Runner;
+
+/// `rehearse watch`: resume the run and keep its monitoring window going.
+pub async fn watch_cmd(
+    run_dir: &Path,
+    accept_new_host_key: bool,
+    given: &[(String, String)],
+    global: &Global,
+) -> i32 {
+    let rb = match export::run_runbook(run_dir) {
+        Ok(rb) => rb,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if rb.gate.monitor.is_none() {
+        eprintln!(
+            "rehearse: runbook `{}` has no [gate.monitor] to watch",
+            rb.id
+        );
+        return EXIT_USAGE;
+    }
+    // The run's recorded values first, then what is given now (secrets come from here).
+    let entries = crate::journal::read_entries(run_dir).unwrap_or_default();
+    let mut vars: Vec<(String, String)> = entries
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RunStarted { vars, .. } => {
+                Some(vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    vars.extend(given.iter().cloned());
+    let prompter: Arc<dyn Prompter> = Arc::new(Headless {
+        accept_new_host_key,
+    });
+    let opts = TargetOptions {
+        ssh_config: global.ssh_config.clone(),
+        ..Default::default()
+    };
+    let Session {
+        vars,
+        executors: execs,
+        operator,
+    } = match session(&rb, &vars, &opts, &prompter, global).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel(1024);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let opened = match Runner::open(
+        Arc::new(rb),
+        vars,
+        execs,
+        operator,
+        run_dir.to_path_buf(),
+        tx,
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let stop = Cancel::default();
+    let s2 = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            s2.cancel();
+        }
+    });
+    let state = crate::journal::state::RunState::from_entries(&opened.entries);
+    let rb = opened.runner.runbook.clone();
+    let result = crate::monitor::watch(&opened.runner, state.clone(), &stop, |e| {
+        if let Event::Probe {
+            passed,
+            reason,
+            duration_ms,
+            ..
+        } = &e.event
+        {
+            eprintln!(
+                "{} probe {} ({duration_ms} ms){}",
+                e.ts,
+                if *passed { "passed" } else { "FAILED" },
+                reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+    })
+    .await;
+    let entries = crate::journal::read_entries(run_dir).unwrap_or_default();
+    let p = crate::gate::monitor_progress(
+        &rb,
+        &crate::journal::state::RunState::from_entries(&entries),
+    );
+    if let Some(p) = p {
+        let gaps: Vec<String> = p
+            .gaps
+            .iter()
+            .map(|(at, d)| {
+                format!(
+                    "{} after {at}",
+                    humantime::format_duration(Duration::from_secs(d.as_secs()))
+                )
+            })
+            .collect();
+        eprintln!(
+            "watched {} of {}; {} passed, {} failed{}",
+            humantime::format_duration(Duration::from_secs(p.watched.as_secs())),
+            humantime::format_duration(p.total),
+            p.passed,
+            p.failed,
+            if gaps.is_empty() {
+                String::new()
+            } else {
+                format!("; unwatched gaps: {}", gaps.join(", "))
+            }
+        );
+    }
+    match result {
+        Ok(crate::monitor::WindowEnd::Complete) => 0,
+        Ok(crate::monitor::WindowEnd::Stopped) => 0,
+        Ok(crate::monitor::WindowEnd::TooManyFailures(_)) => EXIT_FAILED,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            EXIT_FAILED
+        }
+    }
+}
