@@ -9,13 +9,16 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::exec::{Cancel, ConnectErrorKind, ExecEvent, ExecRequest, Executor, PtySize};
+use crate::exec::{Cancel, ExecEvent, ExecRequest, Executor, PtySize};
 use crate::journal::outputs::{self, OutputSpool};
 use crate::journal::sign::SigningKey;
 use crate::journal::state::RunState;
 use crate::journal::{Entry, Event, Journal, JournalError, Outcome, TornTail};
 use crate::runbook::{Command, Runbook, Vars};
 use crate::secret::{Redactor, StreamRedactor};
+
+mod judge;
+pub use judge::{CommandResult, judge};
 
 /// Stdout kept in memory per command for `expect.stdout`; the full output is on disk.
 const EXPECT_CAPTURE: usize = 8 * 1024 * 1024;
@@ -35,18 +38,6 @@ pub enum RunnerEvent {
     },
     /// A problem writing the journal: the UI must say so, loudly.
     JournalFailed(String),
-}
-
-/// How one command ended, for the caller.
-#[derive(Debug, Clone)]
-pub struct CommandResult {
-    pub outcome: Outcome,
-    pub exit_status: Option<u32>,
-    pub reason: Option<String>,
-    /// A connection that was refused (host key, authentication, unreachable).
-    pub refused: Option<ConnectErrorKind>,
-    /// The checklist item a passing expectation proposes to tick.
-    pub proposes: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -630,59 +621,4 @@ fn poisoned() -> JournalError {
         path: PathBuf::from("journal"),
         source: std::io::Error::other("journal writer panicked"),
     }
-}
-
-/// Decide the outcome of a command from how it ended and its expectations.
-pub fn judge(cmd: &Command, end: &ExecEvent, stdout: &[u8], stderr: &[u8]) -> CommandResult {
-    let mut r = CommandResult {
-        outcome: Outcome::Failed,
-        exit_status: None,
-        reason: None,
-        refused: None,
-        proposes: None,
-    };
-    match end {
-        ExecEvent::Finished(x) => {
-            r.exit_status = x.status;
-            let out = String::from_utf8_lossy(stdout);
-            let err = String::from_utf8_lossy(stderr);
-            if !cmd.expect.exit.accepts(x.status) {
-                r.reason = Some(match (&x.status, &x.signal) {
-                    (Some(c), _) => format!("exit {c}, expected {}", cmd.expect.exit),
-                    (None, Some(s)) => format!("killed by SIG{s}, expected {}", cmd.expect.exit),
-                    (None, None) => format!("no exit status, expected {}", cmd.expect.exit),
-                });
-            } else if let Some(re) = cmd.expect.stdout.as_ref().filter(|re| !re.is_match(&out)) {
-                r.reason = Some(format!("stdout did not match /{}/", re.as_str()));
-            } else if let Some(re) = cmd.expect.stderr.as_ref().filter(|re| !re.is_match(&err)) {
-                r.reason = Some(format!("stderr did not match /{}/", re.as_str()));
-            } else {
-                r.outcome = Outcome::Passed;
-                r.proposes.clone_from(&cmd.proves);
-            }
-        }
-        ExecEvent::TimedOut { stage, exit } => {
-            r.outcome = Outcome::TimedOut;
-            r.exit_status = exit.as_ref().and_then(|x| x.status);
-            r.reason = Some(format!(
-                "timed out after {}; {stage}",
-                humantime::format_duration(cmd.timeout)
-            ));
-        }
-        ExecEvent::Cancelled { stage, exit } => {
-            r.outcome = Outcome::Cancelled;
-            r.exit_status = exit.as_ref().and_then(|x| x.status);
-            r.reason = Some(format!("cancelled; {stage}"));
-        }
-        ExecEvent::ConnectionLost { reason } => {
-            r.outcome = Outcome::ConnectionLost;
-            r.reason = Some(reason.clone());
-        }
-        ExecEvent::Failed(e) => {
-            r.reason = Some(e.message.clone());
-            r.refused = Some(e.kind);
-        }
-        _ => r.reason = Some("unexpected end".into()),
-    }
-    r
 }

@@ -1,0 +1,247 @@
+//! The app's side of the engine's events: journal lines folded into state and per-step logs,
+//! output into the log (or the terminal emulator for PTY commands), and the log's scrolling
+//! and search.
+
+use std::collections::HashMap;
+
+use super::{App, TermView};
+use crate::app::Effect;
+use crate::gate;
+use crate::journal::{Entry, Event, Outcome};
+use crate::logbuf::{LineKind, LogBuffer};
+use crate::runner::RunnerEvent;
+
+impl App {
+    /// Rebuild the per-step logs of a resumed run from the journal and the tails of the
+    /// output files (read by the runtime, keyed by the `seq` of each command's start).
+    pub fn restore_logs(&mut self, entries: &[Entry], tails: &HashMap<u64, Vec<u8>>) {
+        for e in entries {
+            match &e.event {
+                Event::CommandStarted {
+                    step,
+                    command,
+                    target,
+                    operator,
+                    ..
+                } => {
+                    self.log_mut(step).push_note(
+                        LineKind::Header,
+                        format!("$ {command} on {target} ({operator}) at {}", e.ts),
+                    );
+                }
+                Event::CommandFinished {
+                    step,
+                    started_seq,
+                    outcome,
+                    exit_status,
+                    reason,
+                    ..
+                } => {
+                    if let Some(t) = tails.get(started_seq) {
+                        self.log_mut(step).push_bytes(t, false);
+                    }
+                    let log = self.log_mut(step);
+                    log.flush_partial();
+                    let kind = if *outcome == Outcome::Passed {
+                        LineKind::Passed
+                    } else {
+                        LineKind::Failed
+                    };
+                    let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
+                    log.push_note(
+                        kind,
+                        format!(
+                            "{} (exit {exit}){}",
+                            outcome.label(),
+                            reason
+                                .as_ref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn log_mut(&mut self, step: &str) -> &mut LogBuffer {
+        self.logs.entry(step.to_string()).or_default()
+    }
+
+    pub(super) fn on_runner(&mut self, ev: RunnerEvent) -> Vec<Effect> {
+        match ev {
+            RunnerEvent::Output {
+                step,
+                stderr,
+                bytes,
+                started_seq,
+                ..
+            } => match self.term.as_mut() {
+                // A PTY command's output goes through the terminal emulator while it runs.
+                Some(t) if t.started_seq == started_seq => t.parser.process(&bytes),
+                _ => self.log_mut(&step).push_bytes(&bytes, stderr),
+            },
+            RunnerEvent::JournalFailed(e) => {
+                self.message = Some(format!("JOURNAL WRITE FAILED: {e}"))
+            }
+            RunnerEvent::Recorded(entry) => {
+                self.state.apply(&entry);
+                if let Event::CommandFinished { started_seq, .. } = &entry.event {
+                    self.end_term(*started_seq);
+                }
+                match &entry.event {
+                    Event::CommandStarted {
+                        step,
+                        command,
+                        run,
+                        target,
+                        operator,
+                        ..
+                    } => {
+                        let log = self.log_mut(step);
+                        log.push_note(
+                            LineKind::Header,
+                            format!("$ {command} on {target} ({operator})"),
+                        );
+                        for l in run.lines().take(3) {
+                            log.push_note(LineKind::Info, format!("  {l}"));
+                        }
+                        let pty = self
+                            .runbook
+                            .step(step)
+                            .and_then(|s| s.commands.iter().find(|c| &c.name == command))
+                            .is_some_and(|c| c.pty);
+                        if pty {
+                            let (rows, cols) = self.term_size();
+                            self.term = Some(TermView {
+                                step: step.clone(),
+                                started_seq: entry.seq,
+                                parser: vt100::Parser::new(rows, cols, 0),
+                            });
+                        }
+                    }
+                    Event::CommandFinished {
+                        step,
+                        outcome,
+                        exit_status,
+                        duration_ms,
+                        reason,
+                        ..
+                    } => {
+                        let kind = if *outcome == Outcome::Passed {
+                            LineKind::Passed
+                        } else {
+                            LineKind::Failed
+                        };
+                        let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
+                        let why = reason
+                            .as_ref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default();
+                        self.log_mut(step).push_note(
+                            kind,
+                            format!(
+                                "{} {} (exit {exit}, {duration_ms} ms){why}",
+                                if kind == LineKind::Passed {
+                                    "✓"
+                                } else {
+                                    "✗"
+                                },
+                                outcome.label()
+                            ),
+                        );
+                    }
+                    Event::ConnectFailed { target, error } => {
+                        self.message = Some(format!("{target}: {error}"))
+                    }
+                    _ => {}
+                }
+                self.verdict = gate::evaluate(&self.runbook, &self.state);
+                if let Some((open, _)) = &self.state.gate {
+                    self.gate_recorded = Some(*open);
+                }
+                if self.gate_recorded != Some(self.verdict.open) && self.state.last_seq.is_some() {
+                    self.gate_recorded = Some(self.verdict.open);
+                    return vec![Effect::Record(Event::Gate {
+                        open: self.verdict.open,
+                        reasons: self.verdict.reasons(),
+                    })];
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// A PTY command ended: keep the emulator's last screen as plain lines in its step's log.
+    pub(super) fn end_term(&mut self, started_seq: u64) {
+        if self
+            .term
+            .as_ref()
+            .is_some_and(|t| t.started_seq == started_seq)
+        {
+            if let Some(t) = self.term.take() {
+                let text = t.parser.screen().contents();
+                let log = self.log_mut(&t.step);
+                for l in text.trim_end().lines() {
+                    log.push_bytes(format!("{l}\n").as_bytes(), false);
+                }
+            }
+        }
+    }
+
+    /// Rows and columns inside the log pane: the size a PTY command sees.
+    pub fn term_size(&self) -> (u16, u16) {
+        let a = crate::ui::layout(self).log;
+        (
+            a.height.saturating_sub(2).max(1),
+            a.width.saturating_sub(2).max(1),
+        )
+    }
+
+    pub fn log_height(&self) -> u16 {
+        crate::ui::layout(self).log.height.saturating_sub(2).max(1)
+    }
+
+    /// First line shown when following.
+    pub fn log_top(&self) -> usize {
+        let len = self.log().map_or(0, LogBuffer::len);
+        len.saturating_sub(usize::from(self.log_height()))
+    }
+
+    pub(super) fn scroll_by(&mut self, d: i64) {
+        let top = self.log_scroll.unwrap_or_else(|| self.log_top());
+        let max = self.log_top();
+        let next = usize::try_from((i64::try_from(top).unwrap_or(0) + d).max(0)).unwrap_or(0);
+        self.log_scroll = if next >= max { None } else { Some(next) };
+    }
+
+    pub(super) fn search_step(&mut self, forward: bool) {
+        let Some(q) = self.search.clone() else { return };
+        let hits = self.log().map(|l| l.find(&q)).unwrap_or_default();
+        if hits.is_empty() {
+            self.message = Some(format!("no match for {q:?}"));
+            return;
+        }
+        let cur = self.search_hit;
+        let next = if forward {
+            hits.iter()
+                .copied()
+                .find(|&h| cur.is_none_or(|c| h > c))
+                .unwrap_or(hits[0])
+        } else {
+            hits.iter()
+                .rev()
+                .copied()
+                .find(|&h| cur.is_none_or(|c| h < c))
+                .unwrap_or(hits[hits.len() - 1])
+        };
+        self.search_hit = Some(next);
+        self.log_scroll = Some(next.saturating_sub(usize::from(self.log_height()) / 2));
+        self.message = Some(format!(
+            "match {} of {} for {q:?}",
+            hits.iter().position(|&h| h == next).map_or(0, |p| p + 1),
+            hits.len()
+        ));
+    }
+}
