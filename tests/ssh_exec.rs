@@ -46,6 +46,14 @@ async fn stdout_and_stderr_arrive_separately_with_the_exit_status() {
     assert_eq!(seen.fingerprint, sshd.fingerprint("ed25519"));
     assert_eq!(seen.algorithm, "ssh-ed25519");
     assert_eq!((seen.host.as_str(), seen.port), ("127.0.0.1", sshd.port));
+
+    // The command reaches the shell as written: its errors name line 1, `$0` is the shell.
+    let r = run(&exec, "no-such-command-xyz; echo \"$0\"").await;
+    assert_eq!(r.out(), "bash\n");
+    assert_eq!(
+        r.err(),
+        "bash: line 1: no-such-command-xyz: command not found\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -457,7 +465,7 @@ async fn agent_authenticates() {
     let fp = common::fingerprint(&key);
     assert!(
         sshd.log_text()
-            .contains(&format!("Accepted publickey for root from 127.0.0.1")),
+            .contains("Accepted publickey for root from 127.0.0.1"),
         "{}",
         sshd.log_text()
     );
@@ -469,12 +477,28 @@ async fn agent_authenticates() {
     // IdentitiesOnly with no identity file: the agent's key is not offered, and the error
     // says why.
     p.identities_only = true;
-    let r = run(&Client::executor_for(p), "echo never").await;
+    let r = run(&Client::executor_for(p.clone()), "echo never").await;
     let ExecEvent::Failed(e) = &r.end else {
         panic!("{r:?}")
     };
     assert_eq!(e.kind, ConnectErrorKind::Auth);
     assert!(e.message.contains("IdentitiesOnly"), "{}", e.message);
+
+    // An agent socket that does not answer is named in the failure.
+    p.identities_only = false;
+    p.agent = Some(agent.1.path().join("gone.sock"));
+    let r = run(&Client::executor_for(p), "echo never").await;
+    let ExecEvent::Failed(e) = &r.end else {
+        panic!("{r:?}")
+    };
+    assert!(
+        e.message.ends_with(&format!(
+            "tried nothing (no usable key, no agent key); the server accepts publickey (agent {}: No such file or directory (os error 2))",
+            agent.1.path().join("gone.sock").display()
+        )),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,4 +523,139 @@ async fn local_target_runs_with_the_same_events() {
             signal: Some("TERM".into())
         })
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_host_is_driven_the_same_way() {
+    // russh's server side, as `rehearse demo` runs it: exact output, and a cancel that stops the
+    // whole loop with INT.
+    let dir = tempfile::tempdir().unwrap();
+    let host = rehearse::exec::demo::DemoHost::start(dir.path())
+        .await
+        .unwrap();
+    let sshd = Sshd::start();
+    let client = Client::new(&sshd);
+    let mut p = client.params();
+    p.port = host.addr.port();
+    p.user = rehearse::exec::demo::DEMO_USER.into();
+    p.pinned = Some(host.host_key.clone());
+    p.identities = vec![Identity::Key(host.client_key.clone())];
+    let exec = Client::executor_for(p);
+    let r = run(&exec, "echo out; echo err >&2; exit 2").await;
+    assert_eq!(
+        (r.out(), r.err()),
+        ("out\n".to_string(), "err\n".to_string())
+    );
+    assert_eq!(r.end, finished(2));
+    assert_eq!(r.connected[0].trust, Trust::Pinned);
+    let mut running = spawn(
+        exec.clone(),
+        common::req(
+            "i=1; while [ \"$i\" -le 30 ]; do echo \"page $i\"; i=$((i + 1)); sleep 1; done",
+        ),
+    );
+    running.wait_stdout("page 1\n").await;
+    running.cancel.cancel();
+    let r = running.finish().await;
+    assert_eq!(r.out(), "page 1\n");
+    assert!(
+        matches!(&r.end, ExecEvent::Cancelled { stage: rehearse::exec::StopStage::Interrupt, exit: Some(x) } if x.signal.as_deref() == Some("INT")),
+        "{:?}",
+        r.end
+    );
+    host.stop();
+}
+
+/// Answers the host-key question like a person who takes `delay` to read the fingerprint.
+struct SlowPerson {
+    delay: Duration,
+    decision: rehearse::exec::TrustDecision,
+    asked: std::sync::Mutex<Vec<rehearse::exec::HostKeyQuestion>>,
+}
+
+impl rehearse::exec::Prompter for SlowPerson {
+    fn host_key(
+        &self,
+        q: rehearse::exec::HostKeyQuestion,
+    ) -> futures::future::BoxFuture<'static, rehearse::exec::TrustDecision> {
+        self.asked.lock().unwrap().push(q);
+        let (delay, d) = (self.delay, self.decision);
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            d
+        })
+    }
+    fn secret(
+        &self,
+        _prompt: String,
+    ) -> futures::future::BoxFuture<'static, Option<rehearse::secret::SecretString>> {
+        Box::pin(async { None })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_host_key_is_asked_about_and_reading_time_is_not_a_timeout() {
+    let sshd = Sshd::start();
+    let client = Client::new(&sshd);
+    fs::write(&client.known_hosts, "").unwrap();
+    let mut p = client.params();
+    p.connect_timeout = Duration::from_secs(1);
+    let person = Arc::new(SlowPerson {
+        delay: Duration::from_millis(2500),
+        decision: rehearse::exec::TrustDecision::AcceptOnce,
+        asked: std::sync::Mutex::default(),
+    });
+    let exec = Arc::new(SshExecutor::new(p.clone(), person.clone()));
+    let r = run(&exec, "echo trusted-once").await;
+    assert_eq!(r.out(), "trusted-once\n", "{r:?}");
+    assert_eq!(r.connected[0].trust, Trust::AcceptedOnce);
+    let asked = person.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].algorithm.as_str(), asked[0].fingerprint.clone()),
+        ("ssh-ed25519", sshd.fingerprint("ed25519"))
+    );
+    assert_eq!(asked[0].known_hosts.as_ref(), Some(&client.known_hosts));
+    assert_eq!(
+        fs::read_to_string(&client.known_hosts).unwrap(),
+        "",
+        "once: not saved"
+    );
+
+    // StrictHostKeyChecking accept-new: saved without a question; yes: refused.
+    p.strict = rehearse::exec::ssh_config::StrictHostKeyChecking::Yes;
+    let r = run(&Client::executor_for(p.clone()), "echo never").await;
+    let ExecEvent::Failed(e) = &r.end else {
+        panic!("{r:?}")
+    };
+    assert!(
+        e.message.contains("(StrictHostKeyChecking yes); refusing"),
+        "{}",
+        e.message
+    );
+    p.strict = rehearse::exec::ssh_config::StrictHostKeyChecking::AcceptNew;
+    let r = run(&Client::executor_for(p), "echo saved").await;
+    assert_eq!(r.connected[0].trust, Trust::AcceptedSaved);
+    assert_eq!(
+        fs::read_to_string(&client.known_hosts).unwrap(),
+        sshd.known_hosts_line("ed25519")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_algorithm_known_for_the_host_is_asked_for_first() {
+    // The host has both keys; known_hosts only holds its ECDSA one (an older client saved it).
+    // As OpenSSH does, the client asks for the known algorithm instead of calling it a change.
+    let sshd = Sshd::start_with(common::SshdOptions {
+        host_keys: vec!["ed25519", "ecdsa"],
+        ..common::SshdOptions::default()
+    });
+    let client = Client::new(&sshd);
+    fs::write(&client.known_hosts, sshd.known_hosts_line("ecdsa")).unwrap();
+    let r = run(&client.executor(), "echo via-ecdsa").await;
+    assert_eq!(r.out(), "via-ecdsa\n", "{r:?}");
+    let seen = &r.connected[0];
+    assert_eq!(seen.algorithm, "ecdsa-sha2-nistp256");
+    assert_eq!(seen.fingerprint, sshd.fingerprint("ecdsa"));
+    assert_eq!(seen.trust, Trust::Known);
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Client, DEADLINE, Sshd, SshdOptions, req, run, spawn, wait_until};
+use common::{Client, DEADLINE, Sshd, SshdOptions, req, run, spawn};
 use rehearse::exec::{
     Cancel, ConnectErrorKind, ExecEvent, ExecRequest, Executor, ExitInfo, StopStage,
 };
@@ -131,7 +131,7 @@ async fn nothing_listening_fails_within_the_connect_timeout() {
     assert_eq!(
         failed(&r, ConnectErrorKind::Unreachable),
         format!(
-            "connecting to root@127.0.0.1:{} timed out after 2s (no SSH handshake)",
+            "connecting to root@127.0.0.1:{} timed out after 2s (TCP connected, but no SSH handshake)",
             p.port
         )
     );
@@ -410,7 +410,7 @@ async fn hundred_megabytes_stream_in_bounded_memory_and_land_on_disk() {
         execs,
         Operator {
             name: "tester".into(),
-            key_fingerprint: None,
+            key: None,
         },
         run_dir.clone(),
         tx,
@@ -545,13 +545,39 @@ async fn a_command_that_never_ends_is_stopped_by_its_timeout() {
     };
     assert_eq!(stopped(&int), (true, StopStage::Interrupt, sig("INT")));
     assert_eq!(stopped(&term), (true, StopStage::Terminate, sig("TERM")));
-    assert_eq!(stopped(&close), (true, StopStage::Closed, None));
+    // Ignoring both: KILL to the whole group, then the channel is closed.
+    assert_eq!(stopped(&close), (true, StopStage::Closed, sig("KILL")));
     assert_eq!(
         StopStage::Closed.to_string(),
         "channel closed after SIGINT and SIGTERM were ignored"
     );
     // The connection survives all three.
     assert_eq!(run(&exec, "echo still-here").await.out(), "still-here\n");
+
+    // The signals went to each command's whole process group: no `sleep` is left behind.
+    let sshd_pid = sshd.pid().unwrap();
+    tokio::task::block_in_place(|| {
+        common::wait_until(
+            Duration::from_secs(20),
+            "the stopped commands to be gone",
+            || {
+                !common::descendant_names(sshd_pid)
+                    .iter()
+                    .any(|n| n == "sleep")
+            },
+        );
+    });
+    // A pipeline, too, and not only its first process.
+    let r = spawn(exec.clone(), timed("sleep 1000 | sleep 1001 | cat"))
+        .finish()
+        .await;
+    assert_eq!(stopped(&r).1, StopStage::Interrupt);
+    tokio::task::block_in_place(|| {
+        common::wait_until(Duration::from_secs(20), "the pipeline to be gone", || {
+            let names = common::descendant_names(sshd_pid);
+            !names.iter().any(|n| n == "sleep" || n == "cat")
+        });
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -566,7 +592,6 @@ async fn cancel_sends_int_first_and_says_which_stage_ended_it() {
     running.wait_stdout("ready\n").await;
     running.cancel.cancel();
     let r = running.finish().await;
-    eprintln!("LOG {}", sshd.log_text());
     assert_eq!(r.out(), "ready\ngot INT\n");
     assert_eq!(
         stopped(&r),

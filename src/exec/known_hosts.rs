@@ -208,6 +208,35 @@ impl KnownHosts {
     }
 }
 
+impl KnownHosts {
+    /// Algorithms of the keys known for `host` (revoked keys left out), in file order. The
+    /// client asks for these first, as OpenSSH does, so that a host with several keys shows the
+    /// one on file instead of looking changed.
+    pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<russh::keys::Algorithm> {
+        let name = host_pattern_for(host, port).to_lowercase();
+        let revoked: Vec<&PublicKey> = self
+            .entries
+            .iter()
+            .filter(|e| e.marker == Marker::Revoked)
+            .map(|e| &e.key)
+            .collect();
+        let mut out = Vec::new();
+        for e in &self.entries {
+            if e.marker != Marker::None
+                || !e.hosts.matches(&name)
+                || revoked.iter().any(|r| r.key_data() == e.key.key_data())
+            {
+                continue;
+            }
+            let alg = e.key.algorithm();
+            if !out.contains(&alg) {
+                out.push(alg);
+            }
+        }
+        out
+    }
+}
+
 impl Hosts {
     fn matches(&self, name: &str) -> bool {
         match self {
@@ -543,6 +572,23 @@ mod tests {
                 }]
             }
         );
+    }
+
+    #[test]
+    fn known_algorithms_in_file_order_without_revoked_keys() {
+        let (ec, ed, gone) = (ecdsa(), ed25519(), ed25519());
+        let k = kh(&format!(
+            "host {}\nother {}\nhost {}\n[host]:2222 {}\nhost {}\n@revoked * {}\n",
+            openssh(&ec),
+            openssh(&ed),
+            openssh(&ec),
+            openssh(&ed),
+            openssh(&gone),
+            openssh(&gone)
+        ));
+        assert_eq!(k.known_algorithms("HOST", 22), vec![ec.algorithm()]);
+        assert_eq!(k.known_algorithms("host", 2222), vec![ed.algorithm()]);
+        assert!(k.known_algorithms("nowhere", 22).is_empty());
     }
 
     #[test]

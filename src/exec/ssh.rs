@@ -1,6 +1,7 @@
 //! Commands on a remote host through russh, with OpenSSH's trust rules: the host key is checked
 //! against known_hosts (or a pinned key) before any authentication is attempted, and one
-//! connection per target is kept and reused, reconnecting after a drop.
+//! connection per target is kept and reused, reconnecting after a drop. Stopping a command
+//! signals its whole process group on the host (see `GROUP_TAG`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,10 +11,12 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use russh::client::{self, Handle};
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
-use russh::{ChannelMsg, MethodKind, Sig};
+use russh::keys::{
+    Algorithm, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate,
+};
+use russh::{ChannelMsg, MethodKind, Preferred, Sig};
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, watch};
 
 use super::known_hosts::{HostKeyStatus, KnownHosts, append_known_host};
 use super::ssh_config::StrictHostKeyChecking;
@@ -23,11 +26,14 @@ use super::{
     TrustDecision, sleep_until_opt,
 };
 
-/// Channel window and packet sizes. A large client window keeps a fast sender streaming
-/// instead of waiting for window adjustments (see russh issue #770); packets stay below the
-/// 64 KiB that OpenSSH accepts.
+/// Channel window and packet sizes. russh's client only ever uses `Config::window_size` as its
+/// receive window (`Handler::adjust_window` has no effect, russh issue #770), so it is set here:
+/// large, so a fast sender streams instead of waiting for window adjustments. The server sends
+/// data packets up to `MAX_PACKET`; 64 KiB halves the per-packet work of OpenSSH's 32 KiB
+/// default, which showed in the runner's throughput. Memory stays bounded either way: russh
+/// queues at most `channel_buffer_size` packets per channel before it stops reading the socket.
 const WINDOW_SIZE: u32 = 16 * 1024 * 1024;
-const MAX_PACKET: u32 = 32 * 1024;
+const MAX_PACKET: u32 = 64 * 1024;
 
 #[derive(Clone)]
 pub enum Identity {
@@ -57,7 +63,7 @@ pub struct SshParams {
     /// When set, the only key accepted (the demo host, tests); known_hosts is not consulted.
     pub pinned: Option<PublicKey>,
     pub identities: Vec<Identity>,
-    /// Default key names (`~/.ssh/id_*`) are tried only if present and not explicitly listed.
+    /// OpenSSH's `IdentitiesOnly`: agent keys are offered only if they match `identities`.
     pub identities_only: bool,
     pub use_agent: bool,
     /// The agent's socket (`IdentityAgent`); `None` means `$SSH_AUTH_SOCK`.
@@ -85,6 +91,9 @@ struct Checker {
     params: SshParams,
     prompter: Arc<dyn Prompter>,
     verdict: Verdict,
+    /// Set while the host key is being decided, which may mean a person is reading a prompt:
+    /// that time does not count against the connect timeout.
+    asking: Arc<AtomicBool>,
 }
 
 impl client::Handler for Checker {
@@ -96,7 +105,10 @@ impl client::Handler for Checker {
     ) -> Result<bool, Self::Error> {
         let result = match offered {
             PublicKeyOrCertificate::PublicKey { key, .. } => {
-                decide(&self.params, &*self.prompter, key).await
+                self.asking.store(true, Ordering::SeqCst);
+                let r = decide(&self.params, &*self.prompter, key).await;
+                self.asking.store(false, Ordering::SeqCst);
+                r
             }
             PublicKeyOrCertificate::Certificate(_) => {
                 Err("the host offered a certificate; rehearse checks plain host keys only".into())
@@ -219,14 +231,46 @@ async fn decide(
     }
 }
 
+/// russh's host key algorithms, those known for this host first (OpenSSH's order_hostkeyalgs).
+/// Otherwise a host holding an ed25519 and an ECDSA key, known by the ECDSA one, would offer
+/// ed25519 and look changed.
+fn host_key_order(p: &SshParams) -> Vec<Algorithm> {
+    let known = match &p.pinned {
+        Some(k) => vec![k.algorithm()],
+        // An unreadable file is reported by `decide`; the default order does until then.
+        None => KnownHosts::load(&p.known_hosts)
+            .map(|k| k.known_algorithms(&p.host, p.port))
+            .unwrap_or_default(),
+    };
+    // Any RSA key verifies with every RSA signature hash.
+    let alike = |a: &Algorithm, b: &Algorithm| {
+        a == b || matches!((a, b), (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }))
+    };
+    let (mut first, rest): (Vec<Algorithm>, Vec<Algorithm>) = Preferred::DEFAULT
+        .key
+        .iter()
+        .cloned()
+        .partition(|a| known.iter().any(|k| alike(a, k)));
+    first.sort_by_key(|a| known.iter().position(|k| alike(a, k)));
+    first.extend(rest);
+    first
+}
+
 fn client_config(p: &SshParams) -> Arc<client::Config> {
     Arc::new(client::Config {
+        preferred: Preferred {
+            key: host_key_order(p).into(),
+            ..Preferred::DEFAULT
+        },
         window_size: WINDOW_SIZE,
         maximum_packet_size: MAX_PACKET,
         // A long step may print nothing for an hour: never time out for inactivity, detect
         // dead peers with keepalives instead.
         inactivity_timeout: None,
-        keepalive_interval: p.keepalive.or(Some(Duration::from_secs(15))),
+        keepalive_interval: p
+            .keepalive
+            .filter(|d| !d.is_zero())
+            .or(Some(Duration::from_secs(15))),
         keepalive_max: p.keepalive_max.max(1),
         nodelay: true,
         ..Default::default()
@@ -238,6 +282,8 @@ pub struct Connection {
     /// Jump-host connections the main one tunnels through; kept alive with it.
     hops: Vec<Handle<Checker>>,
     seen: Vec<HostKeySeen>,
+    /// The login shell is POSIX-like: commands can report their process group (see `stop`).
+    group_marker: bool,
 }
 
 impl Connection {
@@ -247,17 +293,51 @@ impl Connection {
 }
 
 fn refused(verdict: &Verdict, err: &russh::Error, p: &SshParams) -> ConnectError {
-    if let Ok(v) = verdict.lock() {
-        if let Some(Err(why)) = v.as_ref() {
-            return ConnectError {
-                kind: ConnectErrorKind::HostKey,
-                message: why.clone(),
-            };
-        }
+    if let Ok(v) = verdict.lock()
+        && let Some(Err(why)) = v.as_ref()
+    {
+        return ConnectError {
+            kind: ConnectErrorKind::HostKey,
+            message: why.clone(),
+        };
     }
     ConnectError {
         kind: ConnectErrorKind::Protocol,
         message: format!("SSH handshake with {} failed: {err}", p.endpoint()),
+    }
+}
+
+fn timed_out(hop: &SshParams, stage: &str) -> ConnectError {
+    ConnectError {
+        kind: ConnectErrorKind::Unreachable,
+        message: format!(
+            "connecting to {} timed out after {} ({stage})",
+            hop.endpoint(),
+            humantime::format_duration(hop.connect_timeout)
+        ),
+    }
+}
+
+/// Await `fut` within the hop's connect timeout, not counting time spent deciding on the host
+/// key (a person may be reading the fingerprint).
+async fn within_connect_timeout<T>(
+    hop: &SshParams,
+    asking: &AtomicBool,
+    stage: &str,
+    fut: impl std::future::Future<Output = Result<T, ConnectError>>,
+) -> Result<T, ConnectError> {
+    tokio::pin!(fut);
+    let mut deadline = tokio::time::Instant::now() + hop.connect_timeout;
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            () = tokio::time::sleep_until(deadline) => {
+                if !asking.load(Ordering::SeqCst) {
+                    return Err(timed_out(hop, stage));
+                }
+                deadline = tokio::time::Instant::now() + hop.connect_timeout;
+            }
+        }
     }
 }
 
@@ -268,56 +348,66 @@ async fn connect(p: &SshParams, prompter: Arc<dyn Prompter>) -> Result<Connectio
     let mut via: Option<Handle<Checker>> = None;
     for hop in p.jumps.iter().chain(std::iter::once(p)) {
         let verdict: Verdict = Arc::default();
+        let asking = Arc::new(AtomicBool::new(false));
         let checker = Checker {
             params: hop.clone(),
             prompter: prompter.clone(),
             verdict: verdict.clone(),
+            asking: asking.clone(),
         };
         let config = client_config(hop);
-        let handshake = async {
-            match via.take() {
-                None => {
-                    let tcp = TcpStream::connect((hop.host.as_str(), hop.port))
-                        .await
-                        .map_err(|e| ConnectError {
-                            kind: ConnectErrorKind::Unreachable,
-                            message: format!("cannot reach {}: {e}", hop.endpoint()),
-                        })?;
-                    let _ = tcp.set_nodelay(true);
+        let mut handle = match via.take() {
+            None => {
+                let tcp = tokio::time::timeout(
+                    hop.connect_timeout,
+                    TcpStream::connect((hop.host.as_str(), hop.port)),
+                )
+                .await
+                .map_err(|_| timed_out(hop, "no TCP connection"))?
+                .map_err(|e| ConnectError {
+                    kind: ConnectErrorKind::Unreachable,
+                    message: format!("cannot reach {}: {e}", hop.endpoint()),
+                })?;
+                let _ = tcp.set_nodelay(true);
+                let handshake = async {
                     client::connect_stream(config, tcp, checker)
                         .await
                         .map_err(|e| refused(&verdict, &e, hop))
-                }
-                Some(jump) => {
-                    let ch = jump
-                        .channel_open_direct_tcpip(
-                            hop.host.clone(),
-                            u32::from(hop.port),
-                            "127.0.0.1",
-                            0,
-                        )
-                        .await
-                        .map_err(|e| ConnectError {
-                            kind: ConnectErrorKind::Unreachable,
-                            message: format!("jump host cannot reach {}: {e}", hop.endpoint()),
-                        })?;
-                    hops.push(jump);
+                };
+                within_connect_timeout(
+                    hop,
+                    &asking,
+                    "TCP connected, but no SSH handshake",
+                    handshake,
+                )
+                .await?
+            }
+            Some(jump) => {
+                let ch = tokio::time::timeout(
+                    hop.connect_timeout,
+                    jump.channel_open_direct_tcpip(
+                        hop.host.clone(),
+                        u32::from(hop.port),
+                        "127.0.0.1",
+                        0,
+                    ),
+                )
+                .await
+                .map_err(|_| timed_out(hop, "the jump host did not open a tunnel"))?
+                .map_err(|e| ConnectError {
+                    kind: ConnectErrorKind::Unreachable,
+                    message: format!("the jump host cannot reach {}: {e}", hop.endpoint()),
+                })?;
+                hops.push(jump);
+                let handshake = async {
                     client::connect_stream(config, ch.into_stream(), checker)
                         .await
                         .map_err(|e| refused(&verdict, &e, hop))
-                }
+                };
+                within_connect_timeout(hop, &asking, "tunnel open, but no SSH handshake", handshake)
+                    .await?
             }
         };
-        let mut handle = tokio::time::timeout(hop.connect_timeout, handshake)
-            .await
-            .map_err(|_| ConnectError {
-                kind: ConnectErrorKind::Unreachable,
-                message: format!(
-                    "connecting to {} timed out after {:?}",
-                    hop.endpoint(),
-                    hop.connect_timeout
-                ),
-            })??;
         if let Ok(Some(Ok(s))) = verdict.lock().map(|v| v.clone()) {
             seen.push(s);
         }
@@ -328,17 +418,20 @@ async fn connect(p: &SshParams, prompter: Arc<dyn Prompter>) -> Result<Connectio
         kind: ConnectErrorKind::Protocol,
         message: "no host".into(),
     })?;
-    Ok(Connection { handle, hops, seen })
+    let group_marker = probe_group_marker(&handle).await;
+    Ok(Connection {
+        handle,
+        hops,
+        seen,
+        group_marker,
+    })
 }
 
 fn method_names(m: &[MethodKind]) -> String {
     if m.is_empty() {
         return "none".into();
     }
-    m.iter()
-        .map(|k| <&str>::from(k))
-        .collect::<Vec<_>>()
-        .join(",")
+    m.iter().map(<&str>::from).collect::<Vec<_>>().join(",")
 }
 
 fn auth_io(p: &SshParams, e: impl std::fmt::Display) -> ConnectError {
@@ -381,20 +474,23 @@ async fn authenticate(
             })
             .collect();
         if p.use_agent {
-            let agent = match &p.agent {
-                Some(sock) => AgentClient::connect_uds(sock)
-                    .await
-                    .map_err(|e| format!("agent {}: {e}", sock.display())),
-                // No agent configured at all is normal, not worth a note.
-                None if std::env::var_os("SSH_AUTH_SOCK").is_none() => Err(String::new()),
-                None => AgentClient::connect_env()
-                    .await
-                    .map_err(|e| format!("agent ($SSH_AUTH_SOCK): {e}")),
+            let sock = p
+                .agent
+                .clone()
+                .or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from));
+            // No agent at all is normal and not worth a note; one that does not answer is.
+            let agent = match &sock {
+                None => None,
+                Some(sock) => Some(
+                    AgentClient::connect_uds(sock)
+                        .await
+                        .map_err(|e| format!("agent {}: {e}", sock.display())),
+                ),
             };
             match agent {
-                Err(why) if why.is_empty() => {}
-                Err(why) => notes.push(why),
-                Ok(mut agent) => {
+                None => {}
+                Some(Err(why)) => notes.push(why),
+                Some(Ok(mut agent)) => {
                     let ids = match agent.request_identities().await {
                         Ok(ids) => ids,
                         Err(e) => {
@@ -460,10 +556,13 @@ async fn authenticate(
     }
     if methods.contains(&MethodKind::KeyboardInteractive) {
         tried.push("keyboard-interactive".into());
-        if keyboard_interactive(h, p, prompter).await? {
-            return Ok(());
+        match keyboard_interactive(h, p, prompter, &methods).await? {
+            None => return Ok(()),
+            Some(remaining) => methods = remaining,
         }
-    } else if methods.contains(&MethodKind::Password) {
+    }
+    // OpenSSH's order: keyboard-interactive, then password.
+    if methods.contains(&MethodKind::Password) {
         match prompter
             .secret(format!("Password for {}", p.endpoint()))
             .await
@@ -474,8 +573,11 @@ async fn authenticate(
                     .authenticate_password(&p.user, pw.expose())
                     .await
                     .map_err(|e| auth_io(p, e))?;
-                if r.success() {
-                    return Ok(());
+                match r {
+                    AuthResult::Success => return Ok(()),
+                    AuthResult::Failure {
+                        remaining_methods, ..
+                    } => methods = remaining_methods.to_vec(),
                 }
             }
             None => notes.push("no password given".into()),
@@ -501,20 +603,25 @@ async fn authenticate(
     })
 }
 
+/// `None` once authenticated; otherwise the methods the server still accepts.
 async fn keyboard_interactive(
     h: &mut Handle<Checker>,
     p: &SshParams,
     prompter: &dyn Prompter,
-) -> Result<bool, ConnectError> {
+    methods: &[MethodKind],
+) -> Result<Option<Vec<MethodKind>>, ConnectError> {
     use russh::client::KeyboardInteractiveAuthResponse as R;
     let mut resp = h
         .authenticate_keyboard_interactive_start(&p.user, None)
         .await
         .map_err(|e| auth_io(p, e))?;
+    // A server may ask any number of rounds; a bound keeps a broken one from looping forever.
     for _ in 0..8 {
         match resp {
-            R::Success => return Ok(true),
-            R::Failure { .. } => return Ok(false),
+            R::Success => return Ok(None),
+            R::Failure {
+                remaining_methods, ..
+            } => return Ok(Some(remaining_methods.to_vec())),
             R::InfoRequest { prompts, .. } => {
                 let mut answers = Vec::new();
                 for pr in prompts {
@@ -523,7 +630,7 @@ async fn keyboard_interactive(
                         .await
                     {
                         Some(a) => answers.push(a.expose().to_string()),
-                        None => return Ok(false),
+                        None => return Ok(Some(methods.to_vec())),
                     }
                 }
                 resp = h
@@ -533,7 +640,7 @@ async fn keyboard_interactive(
             }
         }
     }
-    Ok(false)
+    Ok(Some(methods.to_vec()))
 }
 
 fn public_key_beside(private: &std::path::Path) -> Option<PublicKey> {
@@ -589,14 +696,167 @@ async fn load_key(
     })
 }
 
+/// Why stopping needs more than SSH's `signal` request: OpenSSH refuses it for root logins
+/// ("session signalling requires privilege separation") and older servers ignore it, both
+/// silently. So each command first prints its process group id behind a random tag (sshd puts
+/// every session in its own group, `$$` being the leader), and INT, TERM and KILL go to the
+/// whole group with `kill` over a second channel. The `signal` request is the fallback for
+/// shells that cannot run the marker (probed once per connection) and before the id arrives.
+const GROUP_TAG: &str = "\x1erehearse-pgid ";
+
+/// The shell line printing the marker (`\036` is the tag's first byte, 0x1e).
+fn marker_command(nonce: &str) -> String {
+    format!("printf '\\036rehearse-pgid {nonce} %s\\n' \"$$\"")
+}
+
+/// Does this connection's login shell run the marker? One that cannot (fish has no `$$`) would
+/// fail every prefixed command, so commands are only prefixed when this says yes. One round
+/// trip per connection.
+async fn probe_group_marker(handle: &Handle<Checker>) -> bool {
+    let probe = async {
+        let mut ch = handle.channel_open_session().await.ok()?;
+        ch.exec(true, marker_command("probe")).await.ok()?;
+        let mut filter = GroupMarker::new("probe");
+        let mut status = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => {
+                    filter.push(&data);
+                }
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        Some(status == Some(0) && filter.group.is_some())
+    };
+    tokio::time::timeout(Duration::from_secs(10), probe)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// Takes the marker line out of a command's stdout and keeps the group id it names. Bytes that
+/// might be the start of the marker are held back until they prove otherwise.
+struct GroupMarker {
+    tag: Vec<u8>,
+    held: Vec<u8>,
+    done: bool,
+    group: Option<u32>,
+}
+
+impl GroupMarker {
+    fn new(nonce: &str) -> GroupMarker {
+        GroupMarker {
+            tag: format!("{GROUP_TAG}{nonce} ").into_bytes(),
+            held: Vec::new(),
+            done: false,
+            group: None,
+        }
+    }
+
+    /// A filter that has nothing to find (the command was not prefixed).
+    fn off() -> GroupMarker {
+        GroupMarker {
+            tag: Vec::new(),
+            held: Vec::new(),
+            done: true,
+            group: None,
+        }
+    }
+
+    /// The bytes of `data` that belong to the command's output.
+    fn push(&mut self, data: &[u8]) -> Vec<u8> {
+        if self.done {
+            return data.to_vec();
+        }
+        self.held.extend_from_slice(data);
+        if let Some(at) = find(&self.held, &self.tag) {
+            let rest = &self.held[at + self.tag.len()..];
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                if rest.len() > 24 {
+                    return self.give_up();
+                }
+                let out = self.held[..at].to_vec();
+                self.held.drain(..at);
+                return out;
+            };
+            let digits = String::from_utf8_lossy(&rest[..nl]);
+            // A PTY turns the newline into CR LF.
+            self.group = digits
+                .trim_end_matches('\r')
+                .parse::<u32>()
+                .ok()
+                .filter(|&g| g > 1);
+            let mut out = self.held[..at].to_vec();
+            out.extend_from_slice(&rest[nl + 1..]);
+            self.held.clear();
+            self.done = true;
+            return out;
+        }
+        // Keep the longest tail that could still become the tag.
+        let keep = (1..self.tag.len().min(self.held.len() + 1))
+            .rev()
+            .find(|&n| self.held.ends_with(&self.tag[..n]))
+            .unwrap_or(0);
+        let cut = self.held.len() - keep;
+        let out = self.held[..cut].to_vec();
+        self.held.drain(..cut);
+        out
+    }
+
+    fn give_up(&mut self) -> Vec<u8> {
+        self.done = true;
+        std::mem::take(&mut self.held)
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Send `sig` to the command: to its process group over a second channel when its id is known,
+/// else with the channel's `signal` request. Never waits for `kill`: its reply could sit behind
+/// output of this command that has not been read yet.
+async fn send_signal(
+    conn: &Arc<Connection>,
+    channel: &russh::Channel<client::Msg>,
+    group: Option<u32>,
+    sig: Sig,
+) {
+    let Some(g) = group else {
+        let _ = channel.signal(sig).await;
+        return;
+    };
+    let name = sig_name(&sig);
+    let conn = conn.clone();
+    tokio::spawn(async move {
+        if let Ok(mut ch) = conn.handle.channel_open_session().await
+            && ch
+                .exec(false, format!("kill -s {name} -- -{g}"))
+                .await
+                .is_ok()
+        {
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while ch.wait().await.is_some() {}
+            })
+            .await;
+        }
+    });
+}
+
 /// An executor for one SSH target. The connection is opened on first use and kept.
 pub struct SshExecutor {
     params: SshParams,
     prompter: Arc<dyn Prompter>,
     conn: Mutex<Option<Arc<Connection>>>,
-    up: Arc<AtomicBool>,
-    pty_size: StdMutex<Option<PtySize>>,
-    resize_tx: StdMutex<Option<mpsc::UnboundedSender<PtySize>>>,
+    up: AtomicBool,
+    /// The terminal size running PTY commands follow; `None` until the first resize.
+    pty_size: watch::Sender<Option<PtySize>>,
 }
 
 impl SshExecutor {
@@ -605,9 +865,8 @@ impl SshExecutor {
             params,
             prompter,
             conn: Mutex::new(None),
-            up: Arc::new(AtomicBool::new(false)),
-            pty_size: StdMutex::new(None),
-            resize_tx: StdMutex::new(None),
+            up: AtomicBool::new(false),
+            pty_size: watch::channel(None).0,
         }
     }
 
@@ -621,10 +880,10 @@ impl SshExecutor {
         tx: &mpsc::Sender<ExecEvent>,
     ) -> Result<Arc<Connection>, ConnectError> {
         let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            if !c.is_closed() {
-                return Ok(c.clone());
-            }
+        if let Some(c) = slot.as_ref()
+            && !c.is_closed()
+        {
+            return Ok(c.clone());
         }
         *slot = None;
         self.up.store(false, Ordering::Relaxed);
@@ -642,38 +901,39 @@ impl SshExecutor {
         self.up.store(false, Ordering::Relaxed);
     }
 
+    /// A session channel on the kept connection, reconnecting once if it died quietly.
+    async fn open_channel(
+        &self,
+        tx: &mpsc::Sender<ExecEvent>,
+    ) -> Result<(Arc<Connection>, russh::Channel<client::Msg>), ExecEvent> {
+        let conn = self.connection(tx).await.map_err(ExecEvent::Failed)?;
+        if let Ok(ch) = conn.handle.channel_open_session().await {
+            return Ok((conn, ch));
+        }
+        self.drop_connection().await;
+        let conn = self.connection(tx).await.map_err(ExecEvent::Failed)?;
+        match conn.handle.channel_open_session().await {
+            Ok(ch) => Ok((conn, ch)),
+            Err(e) => Err(ExecEvent::ConnectionLost {
+                reason: format!("cannot open a channel to {}: {e}", self.params.endpoint()),
+            }),
+        }
+    }
+
     async fn run_inner(
         &self,
         req: ExecRequest,
         tx: &mpsc::Sender<ExecEvent>,
         cancel: &Cancel,
     ) -> ExecEvent {
-        let conn = match self.connection(tx).await {
+        let (conn, mut channel) = match self.open_channel(tx).await {
             Ok(c) => c,
-            Err(e) => return ExecEvent::Failed(e),
+            Err(end) => return end,
         };
-        let mut channel = match conn.handle.channel_open_session().await {
-            Ok(ch) => ch,
-            Err(_) => {
-                // The kept connection died quietly: reconnect once.
-                self.drop_connection().await;
-                let conn = match self.connection(tx).await {
-                    Ok(c) => c,
-                    Err(e) => return ExecEvent::Failed(e),
-                };
-                match conn.handle.channel_open_session().await {
-                    Ok(ch) => ch,
-                    Err(e) => {
-                        return ExecEvent::ConnectionLost {
-                            reason: format!("cannot open a channel: {e}"),
-                        };
-                    }
-                }
-            }
-        };
-        let (resize_tx, mut resize_rx) = mpsc::unbounded_channel();
-        if let Some(size) = req.pty {
-            let size = self.pty_size.lock().ok().and_then(|s| *s).unwrap_or(size);
+        let mut sizes = self.pty_size.subscribe();
+        if let Some(asked) = req.pty {
+            // A resize seen before this command started wins over the size it was given.
+            let size = (*sizes.borrow_and_update()).unwrap_or(asked);
             if let Err(e) = channel
                 .request_pty(
                     true,
@@ -690,84 +950,135 @@ impl SshExecutor {
                     reason: format!("PTY request failed: {e}"),
                 };
             }
-            if let Ok(mut r) = self.resize_tx.lock() {
-                *r = Some(resize_tx);
-            }
         }
-        if let Err(e) = channel.exec(true, req.command.expose().as_bytes()).await {
+        let (mut marker, command) = if conn.group_marker {
+            let nonce = format!("{:016x}", rand::random::<u64>());
+            // On the same line, so the command's own line numbers stay as written.
+            let line = format!("{}; {}", marker_command(&nonce), req.command.expose());
+            (GroupMarker::new(&nonce), line)
+        } else {
+            (GroupMarker::off(), req.command.expose().to_string())
+        };
+        if let Err(e) = channel.exec(true, command.into_bytes()).await {
             return ExecEvent::ConnectionLost {
                 reason: format!("exec failed: {e}"),
             };
         }
         let _ = tx.send(ExecEvent::Started).await;
+        // The server answers the PTY and exec requests in order; popped from the end.
+        let mut replies: Vec<&str> = if req.pty.is_some() {
+            vec!["exec", "pty"]
+        } else {
+            vec!["exec"]
+        };
 
         let timeout_at = tokio::time::Instant::now() + req.timeout;
         let mut stop: Option<Stopper> = None;
+        let mut closing = false;
         let mut exit = ExitInfo {
             status: None,
             signal: None,
         };
         let mut got_exit = false;
-        let mut closed_cleanly = false;
+        let mut lost = false;
         loop {
             tokio::select! {
                 msg = channel.wait() => match msg {
-                    Some(ChannelMsg::Data { data }) => { let _ = tx.send(ExecEvent::Stdout(data.to_vec())).await; }
-                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => { let _ = tx.send(ExecEvent::Stderr(data.to_vec())).await; }
-                    Some(ChannelMsg::ExitStatus { exit_status }) => { exit.status = Some(exit_status); got_exit = true; }
+                    Some(ChannelMsg::Data { data }) => {
+                        let out = marker.push(&data);
+                        if !out.is_empty() {
+                            let _ = tx.send(ExecEvent::Stdout(out)).await;
+                        }
+                    }
+                    Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                        let _ = tx.send(ExecEvent::Stderr(data.to_vec())).await;
+                    }
+                    Some(ChannelMsg::ExitStatus { exit_status }) => {
+                        exit.status = Some(exit_status);
+                        got_exit = true;
+                    }
                     Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
                         exit.signal = Some(sig_name(&signal_name));
                         got_exit = true;
                     }
-                    Some(ChannelMsg::Close) => { closed_cleanly = true; break; }
+                    Some(ChannelMsg::Success) => { replies.pop(); }
+                    Some(ChannelMsg::Failure) => {
+                        if replies.pop() == Some("exec") {
+                            return ExecEvent::Failed(ConnectError {
+                                kind: ConnectErrorKind::Protocol,
+                                message: format!("{} refused to run the command", self.params.endpoint()),
+                            });
+                        }
+                        tracing::warn!("{}: no PTY granted; running without one", self.params.endpoint());
+                    }
+                    Some(ChannelMsg::Close) => break,
                     Some(_) => {}
-                    // Data can follow the exit status: only the channel's end ends the read.
-                    None => break,
+                    // The connection is gone. (Data can follow the exit status, so only the
+                    // channel's end, or this, ends the read.)
+                    None => { lost = true; break; }
                 },
                 () = cancel.cancelled(), if stop.is_none() => {
-                    let _ = channel.signal(Sig::INT).await;
+                    send_signal(&conn, &channel, marker.group, Sig::INT).await;
                     stop = Some(Stopper::begin(false, req.grace));
                 }
                 () = tokio::time::sleep_until(timeout_at), if stop.is_none() => {
-                    let _ = channel.signal(Sig::INT).await;
+                    send_signal(&conn, &channel, marker.group, Sig::INT).await;
                     stop = Some(Stopper::begin(true, req.grace));
                 }
                 () = sleep_until_opt(stop.map(|s| s.deadline)), if stop.is_some() => {
-                    if let Some(s) = stop.as_mut() {
-                        if s.stage == StopStage::Closed {
-                            break;
+                    let Some(s) = stop.as_mut() else { continue };
+                    if closing {
+                        break; // closed a grace period ago, and still no word from the server
+                    }
+                    if s.stage == StopStage::Closed {
+                        // KILL went to the group a grace period ago.
+                        let _ = channel.close().await;
+                        closing = true;
+                        s.deadline = tokio::time::Instant::now() + req.grace;
+                        continue;
+                    }
+                    match s.advance() {
+                        StopAction::Signal(_) => {
+                            send_signal(&conn, &channel, marker.group, Sig::TERM).await;
                         }
-                        match s.advance() {
-                            StopAction::Signal(_) => { let _ = channel.signal(Sig::TERM).await; }
-                            StopAction::Close => { let _ = channel.close().await; }
+                        StopAction::Close if marker.group.is_some() => {
+                            send_signal(&conn, &channel, marker.group, Sig::KILL).await;
+                        }
+                        StopAction::Close => {
+                            let _ = channel.close().await;
+                            closing = true;
                         }
                     }
                 }
-                Some(size) = resize_rx.recv() => {
-                    let _ = channel.window_change(u32::from(size.cols), u32::from(size.rows), 0, 0).await;
+                Ok(()) = sizes.changed(), if req.pty.is_some() => {
+                    let size = *sizes.borrow_and_update();
+                    if let Some(size) = size {
+                        let _ = channel.window_change(u32::from(size.cols), u32::from(size.rows), 0, 0).await;
+                    }
                 }
             }
         }
-        if let Ok(mut r) = self.resize_tx.lock() {
-            *r = None;
+        let held = marker.give_up();
+        if !held.is_empty() {
+            let _ = tx.send(ExecEvent::Stdout(held)).await;
         }
         let exit = got_exit.then_some(exit);
+        if lost && exit.is_none() {
+            self.up.store(false, Ordering::Relaxed);
+            return ExecEvent::ConnectionLost {
+                reason: format!(
+                    "connection to {} lost while the command was running",
+                    self.params.endpoint()
+                ),
+            };
+        }
         if let Some(s) = stop {
             return s.event(exit);
         }
-        match exit {
-            Some(e) => ExecEvent::Finished(e),
-            None if !closed_cleanly || conn.handle.is_closed() => {
-                self.up.store(false, Ordering::Relaxed);
-                ExecEvent::ConnectionLost {
-                    reason: format!("connection to {} lost", self.params.endpoint()),
-                }
-            }
-            None => ExecEvent::Finished(ExitInfo {
-                status: None,
-                signal: None,
-            }),
-        }
+        ExecEvent::Finished(exit.unwrap_or(ExitInfo {
+            status: None,
+            signal: None,
+        }))
     }
 }
 
@@ -804,13 +1115,67 @@ impl Executor for SshExecutor {
     }
 
     fn resize(&self, size: PtySize) {
-        if let Ok(mut s) = self.pty_size.lock() {
-            *s = Some(size);
+        self.pty_size.send_replace(Some(size));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn feed(m: &mut GroupMarker, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in chunks {
+            out.extend(m.push(c));
         }
-        if let Ok(r) = self.resize_tx.lock() {
-            if let Some(tx) = r.as_ref() {
-                let _ = tx.send(size);
-            }
+        out.extend(m.give_up());
+        out
+    }
+
+    #[test]
+    fn marker_is_removed_whole_or_split() {
+        let line = b"\x1erehearse-pgid n1 4242\nhello\n";
+        for split in 0..line.len() {
+            let mut m = GroupMarker::new("n1");
+            let out = feed(&mut m, &[&line[..split], &line[split..]]);
+            assert_eq!(out, b"hello\n", "split at {split}");
+            assert_eq!(m.group, Some(4242));
+        }
+    }
+
+    #[test]
+    fn marker_after_rc_noise_and_with_crlf() {
+        let mut m = GroupMarker::new("n2");
+        let out = feed(&mut m, &[b"motd\n\x1erehearse-pgid n2 77\r\nout"]);
+        assert_eq!(out, b"motd\nout");
+        assert_eq!(m.group, Some(77));
+    }
+
+    #[test]
+    fn output_without_marker_passes_untouched() {
+        let mut m = GroupMarker::new("n3");
+        let out = feed(&mut m, &[b"\x1erehearse", b"-pgid other 5\n", b"tail"]);
+        assert_eq!(out, b"\x1erehearse-pgid other 5\ntail");
+        assert_eq!(m.group, None);
+        let mut off = GroupMarker::off();
+        assert_eq!(
+            feed(&mut off, &[b"\x1erehearse-pgid  1\n"]),
+            b"\x1erehearse-pgid  1\n"
+        );
+    }
+
+    #[test]
+    fn groups_zero_and_one_are_never_signalled() {
+        // `kill -- -1` would reach every process the user may signal.
+        for g in ["0", "1", "x"] {
+            let mut m = GroupMarker::new("n4");
+            let out = feed(
+                &mut m,
+                &[format!("\x1erehearse-pgid n4 {g}\nrest").as_bytes()],
+            );
+            assert_eq!(out, b"rest");
+            assert_eq!(m.group, None);
         }
     }
 }

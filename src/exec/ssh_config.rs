@@ -17,6 +17,8 @@
 //!   parse error. `${VAR}` and `~user` are not expanded.
 //! - `Include` globs support `*` and `?` (not `[...]`) in any path component.
 //! - `Port` must be numeric (no service names); file permissions are not checked.
+//! - `IdentityAgent` takes `none`, `SSH_AUTH_SOCK` or a path (with `~` and the tokens
+//!   above), not `${VAR}`.
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +50,16 @@ pub enum StrictHostKeyChecking {
     Ask,
 }
 
+/// `IdentityAgent`: where to find the agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityAgent {
+    /// `none`: do not use an agent.
+    Off,
+    /// `SSH_AUTH_SOCK`: the socket named by that variable (OpenSSH's default).
+    Env,
+    Socket(PathBuf),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JumpHost {
     pub user: Option<String>,
@@ -66,6 +78,7 @@ pub struct HostConfig {
     /// the caller should try its default identities.
     pub identity_files: Vec<PathBuf>,
     pub identities_only: Option<bool>,
+    pub identity_agent: Option<IdentityAgent>,
     /// Always the effective list: OpenSSH's default
     /// (`~/.ssh/known_hosts ~/.ssh/known_hosts2`) when unset, and empty only
     /// for `UserKnownHostsFile none`.
@@ -133,6 +146,7 @@ struct Values {
     port: Option<u16>,
     identity_files: Vec<String>,
     identities_only: Option<bool>,
+    identity_agent: Option<String>,
     known_hosts: Option<Vec<String>>,
     strict: Option<StrictHostKeyChecking>,
     proxy_jump: Option<Vec<JumpHost>>,
@@ -150,7 +164,15 @@ impl Values {
                 }
             )*};
         }
-        first!(host_name, user, port, identities_only, known_hosts, strict);
+        first!(
+            host_name,
+            user,
+            port,
+            identities_only,
+            identity_agent,
+            known_hosts,
+            strict
+        );
         first!(proxy_jump, connect_timeout, alive_interval, alive_count);
         for file in &line.identity_files {
             // OpenSSH drops duplicates by their text as written.
@@ -309,7 +331,13 @@ impl Walk<'_> {
             Some(files) if files.len() == 1 && files[0].eq_ignore_ascii_case("none") => vec![],
             Some(files) => files.iter().map(expand_path).collect(),
         };
+        let identity_agent = v.identity_agent.as_ref().map(|a| match a.as_str() {
+            "none" => IdentityAgent::Off,
+            "SSH_AUTH_SOCK" => IdentityAgent::Env,
+            path => IdentityAgent::Socket(expand_path(&path.to_string())),
+        });
         HostConfig {
+            identity_agent,
             identity_files: v.identity_files.iter().map(expand_path).collect(),
             user_known_hosts_files,
             host_name,
@@ -557,6 +585,7 @@ fn parse_setting(lower: &str, keyword: &str, args: &[String]) -> Result<Option<V
                 _ => return Err(format!("{} (expected yes or no)", invalid(value))),
             })
         }
+        "identityagent" => v.identity_agent = Some(check_tokens(keyword, one()?, PATH_TOKENS)?),
         "userknownhostsfile" => {
             if args.is_empty() {
                 return Err(format!("missing argument for {keyword}"));
@@ -908,6 +937,22 @@ Host *
             cfg.resolve("a").identity_files,
             vec![PathBuf::from("/keys/root@a:22")]
         );
+    }
+
+    #[test]
+    fn identity_agent_values() {
+        let cfg = parse(
+            "Host a\n  IdentityAgent none\nHost b\n  IdentityAgent SSH_AUTH_SOCK\nHost c\n  IdentityAgent ~/.ssh/agent-%h.sock\n",
+        );
+        assert_eq!(cfg.resolve("a").identity_agent, Some(IdentityAgent::Off));
+        assert_eq!(cfg.resolve("b").identity_agent, Some(IdentityAgent::Env));
+        assert_eq!(
+            cfg.resolve("c").identity_agent,
+            Some(IdentityAgent::Socket(PathBuf::from(
+                "/home/me/.ssh/agent-c.sock"
+            )))
+        );
+        assert_eq!(cfg.resolve("d").identity_agent, None);
     }
 
     #[test]

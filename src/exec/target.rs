@@ -10,7 +10,7 @@ use russh::keys::{PrivateKey, PublicKey};
 
 use super::local::LocalExecutor;
 use super::ssh::{Identity, SshExecutor, SshParams};
-use super::ssh_config::{HostConfig, SshConfig, StrictHostKeyChecking};
+use super::ssh_config::{HostConfig, IdentityAgent, SshConfig, StrictHostKeyChecking};
 use super::{Executor, Prompter};
 use crate::runbook::{LOCAL, Runbook, TargetKind, Template, Vars};
 
@@ -98,11 +98,19 @@ fn params_from(
                 .collect()
         },
         identities_only: hc.identities_only.unwrap_or(false),
-        use_agent: true,
-        agent: None,
+        use_agent: hc.identity_agent != Some(IdentityAgent::Off),
+        agent: match &hc.identity_agent {
+            Some(IdentityAgent::Socket(p)) => Some(p.clone()),
+            _ => None,
+        },
         jumps: Vec::new(),
-        connect_timeout: hc.connect_timeout.unwrap_or(Duration::from_secs(15)),
-        keepalive: hc.server_alive_interval,
+        // Zero means "no timeout" to OpenSSH; here it would mean "give up at once".
+        connect_timeout: hc
+            .connect_timeout
+            .filter(|t| !t.is_zero())
+            .unwrap_or(Duration::from_secs(15)),
+        // Zero turns OpenSSH's keepalives off; rehearse keeps its default ones (see ssh.rs).
+        keepalive: hc.server_alive_interval.filter(|t| !t.is_zero()),
         keepalive_max: hc.server_alive_count_max.map_or(3, |n| n as usize),
     }
 }
@@ -145,8 +153,13 @@ pub fn ssh_params(
         p.known_hosts = vec![expand_tilde(&kh, &home)];
     }
     if let Some(id) = render(&t.identity_file, vars, "identity_file")? {
-        p.identities
-            .insert(0, Identity::File(expand_tilde(&id, &home)));
+        let id = Identity::File(expand_tilde(&id, &home));
+        if hc.identity_files.is_empty() {
+            // Like `ssh -i`: a named key replaces the default ones rather than joining them.
+            p.identities = vec![id];
+        } else {
+            p.identities.insert(0, id);
+        }
     }
     if let Some(jumps) = &hc.proxy_jump {
         for j in jumps {
@@ -201,4 +214,116 @@ pub fn executors(
         out.insert(t.name.clone(), exec);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const RUNBOOK: &str = r#"
+format = 1
+id = "t"
+title = "t"
+
+[targets.plain]
+host = "db.example"
+
+[targets.keyed]
+host = "db.example"
+identity_file = "~/keys/deploy"
+
+[targets.aliased]
+alias = "web"
+port = "2200"
+
+[[steps]]
+id = "s"
+title = "s"
+level = "must"
+target = "plain"
+"#;
+
+    fn resolve(config: &str, target: &str) -> (SshParams, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/config"), config).unwrap();
+        let rb = crate::runbook::parse(RUNBOOK, Path::new("t.toml")).unwrap();
+        let vars = rb.resolve_vars(&[]).unwrap().0;
+        let opts = TargetOptions {
+            home: Some(home),
+            ..Default::default()
+        };
+        (ssh_params(&rb, target, &vars, &opts).unwrap(), dir)
+    }
+
+    fn files(p: &SshParams) -> Vec<PathBuf> {
+        p.identities
+            .iter()
+            .filter_map(|i| match i {
+                Identity::File(f) => Some(f.clone()),
+                Identity::Key(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_openssh_defaults() {
+        let (p, dir) = resolve("", "plain");
+        let ssh = dir.path().join(".ssh");
+        assert_eq!((p.host.as_str(), p.port), ("db.example", 22));
+        assert_eq!(
+            files(&p),
+            ["id_ed25519", "id_ecdsa", "id_rsa"].map(|n| ssh.join(n))
+        );
+        assert_eq!(
+            p.known_hosts,
+            vec![ssh.join("known_hosts"), ssh.join("known_hosts2")]
+        );
+        assert!(p.use_agent && p.agent.is_none());
+        assert_eq!(p.keepalive, None);
+        assert_eq!(p.connect_timeout, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn a_targets_identity_file_replaces_the_default_names() {
+        let (p, dir) = resolve("", "keyed");
+        assert_eq!(files(&p), vec![dir.path().join("keys/deploy")]);
+        // With IdentityFile in the config, both are tried, the target's first.
+        let (p, dir) = resolve("Host db.example\n  IdentityFile ~/.ssh/cfg_key\n", "keyed");
+        assert_eq!(
+            files(&p),
+            vec![
+                dir.path().join("keys/deploy"),
+                dir.path().join(".ssh/cfg_key")
+            ]
+        );
+    }
+
+    #[test]
+    fn alias_settings_with_the_runbook_winning() {
+        let (p, dir) = resolve(
+            "Host web\n  HostName 10.0.0.5\n  Port 22\n  User deploy\n  IdentityAgent ~/agent.sock\n  ProxyJump ops@bastion:2022\n  ServerAliveInterval 0\n  ConnectTimeout 0\n",
+            "aliased",
+        );
+        assert_eq!(
+            (p.host.as_str(), p.port, p.user.as_str()),
+            ("10.0.0.5", 2200, "deploy")
+        );
+        assert_eq!(p.agent, Some(dir.path().join("agent.sock")));
+        // Zero means "off" to OpenSSH; rehearse keeps its own keepalives and a real timeout.
+        assert_eq!(p.keepalive, None);
+        assert_eq!(p.connect_timeout, Duration::from_secs(15));
+        assert_eq!(p.jumps.len(), 1);
+        let j = &p.jumps[0];
+        assert_eq!(
+            (j.host.as_str(), j.port, j.user.as_str()),
+            ("bastion", 2022, "ops")
+        );
+        assert_eq!(p.target, "aliased");
+
+        let (p, _dir) = resolve("Host web\n  IdentityAgent none\n", "aliased");
+        assert!(!p.use_agent);
+    }
 }

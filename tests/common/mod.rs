@@ -141,6 +141,16 @@ pub fn descendants(root: u32) -> Vec<u32> {
     out
 }
 
+/// The command names (`comm`) of every process below `root`.
+pub fn descendant_names(root: u32) -> Vec<String> {
+    descendants(root)
+        .into_iter()
+        .filter(|&p| alive(p))
+        .filter_map(|p| fs::read_to_string(format!("/proc/{p}/comm")).ok())
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; it counts as gone.
     fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
