@@ -196,7 +196,11 @@ pub fn evaluate(rb: &Runbook, state: &RunState) -> Verdict {
             ),
             (Some(b), Some(f)) if f > b => (
                 true,
-                format!("rolled back (line {b}) and forward again (line {f})"),
+                format!(
+                    "rolled back (journal line {}), forward again (line {})",
+                    b + 1,
+                    f + 1
+                ),
             ),
             (Some(_), Some(_)) => (
                 false,
@@ -230,12 +234,16 @@ pub fn evaluate(rb: &Runbook, state: &RunState) -> Verdict {
             met: done && !too_many,
             name: "monitoring",
             detail: format!(
-                "{} of {} watched, {} probes passed, {} failed (max {}){gap_note}",
+                "{} of {} watched, {} probes passed, {} failed (max {}){gap_note}{}",
                 humantime::format_duration(Duration::from_secs(m.watched.as_secs())),
                 humantime::format_duration(m.total),
                 m.passed,
                 m.failed,
-                m.max_failures
+                m.max_failures,
+                m.last_failure
+                    .as_ref()
+                    .map(|f| format!("; last failure {f}"))
+                    .unwrap_or_default()
             ),
         });
     }

@@ -154,14 +154,34 @@ impl StreamRedactor {
             return chunk.to_vec();
         }
         self.pending.extend_from_slice(chunk);
-        let hold = self.redactor.max_len().saturating_sub(1);
-        if self.pending.len() <= hold {
+        // Hold back only a tail that could be the start of a secret, so ordinary output is
+        // never delayed waiting for bytes that may not come.
+        let hold = self.partial_tail();
+        if hold == self.pending.len() {
             return Vec::new();
         }
-        // Redact everything, then keep back the raw tail that could start a needle.
         let cut = self.safe_cut(hold);
         let head: Vec<u8> = self.pending.drain(..cut).collect();
         self.redactor.redact(&head)
+    }
+
+    /// Length of the longest suffix of `pending` that is a proper prefix of some needle.
+    fn partial_tail(&self) -> usize {
+        let max = self
+            .redactor
+            .max_len()
+            .saturating_sub(1)
+            .min(self.pending.len());
+        (1..=max)
+            .rev()
+            .find(|&k| {
+                let tail = &self.pending[self.pending.len() - k..];
+                self.redactor
+                    .needles
+                    .iter()
+                    .any(|(n, _)| n.len() > k && n.starts_with(tail))
+            })
+            .unwrap_or(0)
     }
 
     /// Where to split so that no needle straddles the cut: move the cut left past any position

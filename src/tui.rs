@@ -135,6 +135,30 @@ pub async fn open(
     };
     let (keymap, key_errors) =
         Keymap::with_overrides(settings.keys.get("normal").unwrap_or(&Default::default()));
+    // Variables without a value are asked for here, masked when secret, before anything runs.
+    let mut given = given;
+    let mut early: Option<Term> = None;
+    if let Ok((_, missing)) = rb.resolve_vars(&given) {
+        if !missing.is_empty() {
+            let mut t = match setup_terminal(crate::cli::log_file(&global)) {
+                Ok(t) => t,
+                Err(e) => {
+                    restore_terminal();
+                    eprintln!("rehearse: cannot set up the terminal: {e}");
+                    return EXIT_FAILED;
+                }
+            };
+            match ask_vars(&mut t, &theme, &rb, &missing).await {
+                Some(values) => given.extend(values),
+                None => {
+                    restore_terminal();
+                    eprintln!("rehearse: quit before every variable had a value");
+                    return EXIT_USAGE;
+                }
+            }
+            early = Some(t);
+        }
+    }
     let (act_tx, mut act_rx) = mpsc::unbounded_channel::<Action>();
     let prompter = TuiPrompter {
         tx: act_tx.clone(),
@@ -153,6 +177,7 @@ pub async fn open(
     } = match crate::cli::session(&rb, &given, &opts, &dyn_prompter, &global).await {
         Ok(s) => s,
         Err(e) => {
+            restore_terminal();
             eprintln!("rehearse: {e}");
             return EXIT_USAGE;
         }
@@ -172,6 +197,7 @@ pub async fn open(
     ) {
         Ok(o) => o,
         Err(e) => {
+            restore_terminal();
             eprintln!("rehearse: {e}");
             return EXIT_FAILED;
         }
@@ -212,7 +238,11 @@ pub async fn open(
     }
     app.targets = target_views(&runner);
 
-    let mut terminal = match setup_terminal(crate::cli::log_file(&global)) {
+    let terminal = match early {
+        Some(t) => Ok(t),
+        None => setup_terminal(crate::cli::log_file(&global)),
+    };
+    let mut terminal = match terminal {
         Ok(t) => t,
         Err(e) => {
             restore_terminal();
@@ -419,4 +449,58 @@ async fn event_loop(
             }
         }
     }
+}
+
+/// Ask for each variable without a value in a dialog (masked when secret). `None`: the
+/// operator quit.
+async fn ask_vars(
+    terminal: &mut Term,
+    theme: &Theme,
+    rb: &Runbook,
+    missing: &[String],
+) -> Option<Vec<(String, String)>> {
+    use crate::app::dialog::{Dialog, DialogResult, masked, text_area};
+    let mut events = EventStream::new();
+    let mut out = Vec::new();
+    for name in missing {
+        let def = rb.vars.iter().find(|v| &v.name == name)?;
+        let input = if def.secret {
+            masked("")
+        } else {
+            text_area("")
+        };
+        let mut d = Dialog::Var {
+            name: name.clone(),
+            description: def.description.clone(),
+            secret: def.secret,
+            input,
+            error: None,
+        };
+        loop {
+            terminal
+                .draw(|f| {
+                    let area = f.area();
+                    f.render_widget(
+                        ratatui::widgets::Paragraph::new(format!(" {} — variables", rb.title))
+                            .style(theme.title),
+                        area,
+                    );
+                    f.render_widget(crate::ui::DialogView { dialog: &d, theme }, area);
+                })
+                .ok()?;
+            match events.next().await {
+                Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => match d.key(k) {
+                    DialogResult::Text(v) => {
+                        out.push((name.clone(), v));
+                        break;
+                    }
+                    DialogResult::Cancelled => return None,
+                    _ => {}
+                },
+                Some(Ok(_)) => {}
+                _ => return None,
+            }
+        }
+    }
+    Some(out)
 }

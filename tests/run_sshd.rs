@@ -353,7 +353,7 @@ fn ctrl_c_cancels_with_int_first() {
     assert_eq!(rest, "got INT\n");
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("rehearse: cancelling (INT, then TERM, then closing the channel)"),
+        stderr.contains("rehearse: cancelling (INT, then TERM, then KILL and closing the channel)"),
         "{stderr}"
     );
     assert!(stderr.contains("── cancelled (exit 130, "), "{stderr}");

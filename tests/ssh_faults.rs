@@ -549,7 +549,7 @@ async fn a_command_that_never_ends_is_stopped_by_its_timeout() {
     assert_eq!(stopped(&close), (true, StopStage::Closed, sig("KILL")));
     assert_eq!(
         StopStage::Closed.to_string(),
-        "channel closed after SIGINT and SIGTERM were ignored"
+        "killed (SIGKILL) and the channel closed after SIGINT and SIGTERM were ignored"
     );
     // The connection survives all three.
     assert_eq!(run(&exec, "echo still-here").await.out(), "still-here\n");

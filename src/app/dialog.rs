@@ -50,6 +50,14 @@ pub enum Dialog {
     Search {
         input: TextArea<'static>,
     },
+    /// A variable without a value, asked before the run opens; masked when secret.
+    Var {
+        name: String,
+        description: String,
+        secret: bool,
+        input: TextArea<'static>,
+        error: Option<String>,
+    },
     /// A `choice` step: which path the team took, and why.
     Choice {
         step: String,
@@ -151,6 +159,18 @@ impl Dialog {
                 }
             }
             Dialog::Search { input } => edit(input, key, false),
+            Dialog::Var { input, error, .. } => match key.code {
+                KeyCode::Esc => DialogResult::Cancelled,
+                KeyCode::Enter if input.lines().join("").is_empty() => {
+                    *error = Some("a value is needed (Esc quits)".into());
+                    DialogResult::Open
+                }
+                KeyCode::Enter => DialogResult::Text(input.lines().join("")),
+                _ => {
+                    input.input(key);
+                    DialogResult::Open
+                }
+            },
             Dialog::Choice {
                 options,
                 selected,

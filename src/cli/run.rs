@@ -156,7 +156,7 @@ pub async fn run_step(
     let c2 = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("rehearse: cancelling (INT, then TERM, then closing the channel)");
+            eprintln!("rehearse: cancelling (INT, then TERM, then KILL and closing the channel)");
             c2.cancel();
         }
     });

@@ -59,7 +59,9 @@ impl fmt::Display for StopStage {
         f.write_str(match self {
             StopStage::Interrupt => "stopped by SIGINT",
             StopStage::Terminate => "stopped by SIGTERM after SIGINT was ignored",
-            StopStage::Closed => "channel closed after SIGINT and SIGTERM were ignored",
+            StopStage::Closed => {
+                "killed (SIGKILL) and the channel closed after SIGINT and SIGTERM were ignored"
+            }
         })
     }
 }

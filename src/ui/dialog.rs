@@ -201,6 +201,32 @@ impl Widget for DialogView<'_> {
                     "↑↓ choose   Enter record   Esc cancel",
                 )
             }
+            Dialog::Var {
+                name,
+                description,
+                secret,
+                input,
+                error,
+            } => (
+                "Variable",
+                vec![
+                    Line::styled(
+                        format!(
+                            "`{name}` has no value{}.",
+                            if *secret {
+                                " (secret: typed, never shown or recorded)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        t.text,
+                    ),
+                    Line::styled(description.clone(), t.muted),
+                    Line::styled(error.clone().unwrap_or_default(), t.failed),
+                ],
+                Some(input),
+                "Enter set   Esc quit",
+            ),
             Dialog::Search { input } => (
                 "Search the log",
                 Vec::new(),

@@ -15,6 +15,7 @@
 //! ```
 
 mod dialog;
+pub use dialog::DialogView;
 mod gate;
 mod log;
 mod side;
