@@ -138,26 +138,26 @@ pub async fn open(
     // Variables without a value are asked for here, masked when secret, before anything runs.
     let mut given = given;
     let mut early: Option<Term> = None;
-    if let Ok((_, missing)) = rb.resolve_vars(&given) {
-        if !missing.is_empty() {
-            let mut t = match setup_terminal(crate::cli::log_file(&global)) {
-                Ok(t) => t,
-                Err(e) => {
-                    restore_terminal();
-                    eprintln!("rehearse: cannot set up the terminal: {e}");
-                    return EXIT_FAILED;
-                }
-            };
-            match ask_vars(&mut t, &theme, &rb, &missing).await {
-                Some(values) => given.extend(values),
-                None => {
-                    restore_terminal();
-                    eprintln!("rehearse: quit before every variable had a value");
-                    return EXIT_USAGE;
-                }
+    if let Ok((_, missing)) = rb.resolve_vars(&given)
+        && !missing.is_empty()
+    {
+        let mut t = match setup_terminal(crate::cli::log_file(&global)) {
+            Ok(t) => t,
+            Err(e) => {
+                restore_terminal();
+                eprintln!("rehearse: cannot set up the terminal: {e}");
+                return EXIT_FAILED;
             }
-            early = Some(t);
+        };
+        match ask_vars(&mut t, &theme, &rb, &missing).await {
+            Some(values) => given.extend(values),
+            None => {
+                restore_terminal();
+                eprintln!("rehearse: quit before every variable had a value");
+                return EXIT_USAGE;
+            }
         }
+        early = Some(t);
     }
     let (act_tx, mut act_rx) = mpsc::unbounded_channel::<Action>();
     let prompter = TuiPrompter {

@@ -179,13 +179,12 @@ impl App {
             .term
             .as_ref()
             .is_some_and(|t| t.started_seq == started_seq)
+            && let Some(t) = self.term.take()
         {
-            if let Some(t) = self.term.take() {
-                let text = t.parser.screen().contents();
-                let log = self.log_mut(&t.step);
-                for l in text.trim_end().lines() {
-                    log.push_bytes(format!("{l}\n").as_bytes(), false);
-                }
+            let text = t.parser.screen().contents();
+            let log = self.log_mut(&t.step);
+            for l in text.trim_end().lines() {
+                log.push_bytes(format!("{l}\n").as_bytes(), false);
             }
         }
     }

@@ -556,10 +556,10 @@ impl App {
             return;
         };
         self.focus = p;
-        if p == Pane::Steps {
-            if let Some(i) = crate::ui::step_at(self, y) {
-                self.select(i);
-            }
+        if p == Pane::Steps
+            && let Some(i) = crate::ui::step_at(self, y)
+        {
+            self.select(i);
         }
     }
 }

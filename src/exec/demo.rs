@@ -210,10 +210,10 @@ async fn pump(
     let pid = child.id();
     let drain = tokio::spawn(async move {
         while let Some(msg) = rd.wait().await {
-            if let russh::ChannelMsg::Signal { signal } = msg {
-                if let Some(name) = sig_name(&signal) {
-                    signal_group(pid, name);
-                }
+            if let russh::ChannelMsg::Signal { signal } = msg
+                && let Some(name) = sig_name(&signal)
+            {
+                signal_group(pid, name);
             }
         }
     });

@@ -578,12 +578,11 @@ pub fn write_bundle(
     for e in &entries {
         if let super::Event::CommandFinished { output_sha256, .. }
         | super::Event::Probe { output_sha256, .. } = &e.event
+            && seen.insert(output_sha256.clone())
         {
-            if seen.insert(output_sha256.clone()) {
-                let p = outputs::output_path(run_dir, output_sha256);
-                let b = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-                files.push((format!("{}/{output_sha256}", outputs::OUTPUTS_DIR), b));
-            }
+            let p = outputs::output_path(run_dir, output_sha256);
+            let b = std::fs::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.push((format!("{}/{output_sha256}", outputs::OUTPUTS_DIR), b));
         }
     }
     let signers = allowed_signers(&entries);

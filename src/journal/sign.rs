@@ -86,30 +86,29 @@ pub async fn discover(explicit: Option<&Path>, home: &Path) -> Result<Option<Sig
     if let Some(p) = explicit {
         return load_file(p).map(Some);
     }
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        if let Ok(mut agent) = AgentClient::connect_env().await {
-            if let Ok(ids) = agent.request_identities().await {
-                for id in ids {
-                    if let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id {
-                        return Ok(Some(SigningKey {
-                            public: key,
-                            source: Source::Agent,
-                            origin: "ssh-agent".into(),
-                        }));
-                    }
-                }
+    if std::env::var_os("SSH_AUTH_SOCK").is_some()
+        && let Ok(mut agent) = AgentClient::connect_env().await
+        && let Ok(ids) = agent.request_identities().await
+    {
+        for id in ids {
+            if let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id {
+                return Ok(Some(SigningKey {
+                    public: key,
+                    source: Source::Agent,
+                    origin: "ssh-agent".into(),
+                }));
             }
         }
     }
     for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
         let p: PathBuf = home.join(".ssh").join(name);
-        if let Ok(text) = std::fs::read_to_string(&p) {
-            if let Ok(k) = russh::keys::decode_secret_key(&text, None) {
-                return Ok(Some(SigningKey::from_private(
-                    Arc::new(k),
-                    p.display().to_string(),
-                )));
-            }
+        if let Ok(text) = std::fs::read_to_string(&p)
+            && let Ok(k) = russh::keys::decode_secret_key(&text, None)
+        {
+            return Ok(Some(SigningKey::from_private(
+                Arc::new(k),
+                p.display().to_string(),
+            )));
         }
     }
     Ok(None)

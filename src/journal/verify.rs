@@ -224,13 +224,13 @@ fn check_signature(
                     format!("signed by {fp}, but the lines name {key_fingerprint}"),
                 );
             }
-            if let Some(a) = allowed {
-                if !a.allows(operator, &key) {
-                    r.problem(
-                        place,
-                        format!("{operator} is not allowed to sign with {fp} (allowed_signers)"),
-                    );
-                }
+            if let Some(a) = allowed
+                && !a.allows(operator, &key)
+            {
+                r.problem(
+                    place,
+                    format!("{operator} is not allowed to sign with {fp} (allowed_signers)"),
+                );
             }
         }
     }

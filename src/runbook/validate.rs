@@ -143,16 +143,16 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     };
     cx.targets.insert(LOCAL.to_string());
 
-    if let Some(f) = &raw.format {
-        if *f.get_ref() != 1 {
-            cx.error(
-                f.span(),
-                format!(
-                    "unsupported format {} (this rehearse reads format 1)",
-                    f.get_ref()
-                ),
-            );
-        }
+    if let Some(f) = &raw.format
+        && *f.get_ref() != 1
+    {
+        cx.error(
+            f.span(),
+            format!(
+                "unsupported format {} (this rehearse reads format 1)",
+                f.get_ref()
+            ),
+        );
     }
     cx.identifier(&raw.id, "runbook id");
     let default_timeout = raw
@@ -317,16 +317,16 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
                     ),
                 );
             }
-            if let Some(p) = &c.proves {
-                if !check_ids.contains(p.get_ref()) {
-                    cx.error(
-                        p.span(),
-                        format!(
-                            "`proves` names `{}`, which is not a checklist item of this step",
-                            p.get_ref()
-                        ),
-                    );
-                }
+            if let Some(p) = &c.proves
+                && !check_ids.contains(p.get_ref())
+            {
+                cx.error(
+                    p.span(),
+                    format!(
+                        "`proves` names `{}`, which is not a checklist item of this step",
+                        p.get_ref()
+                    ),
+                );
             }
             command(cx, c, default_target.as_deref(), default_timeout)
         })

@@ -72,35 +72,35 @@ impl Widget for Gate<'_> {
             },
             buf,
         );
-        if let Some(m) = &v.monitor {
-            if inner.height > 0 {
-                let met = v
-                    .requirements
-                    .iter()
-                    .any(|r| r.name == "monitoring" && r.met);
-                let label = format!(
-                    "{} monitoring {} / {} · {} passed, {} failed (max {})",
-                    if met { "✓" } else { "✗" },
-                    humantime::format_duration(std::time::Duration::from_secs(m.watched.as_secs())),
-                    humantime::format_duration(m.total),
-                    m.passed,
-                    m.failed,
-                    m.max_failures
+        if let Some(m) = &v.monitor
+            && inner.height > 0
+        {
+            let met = v
+                .requirements
+                .iter()
+                .any(|r| r.name == "monitoring" && r.met);
+            let label = format!(
+                "{} monitoring {} / {} · {} passed, {} failed (max {})",
+                if met { "✓" } else { "✗" },
+                humantime::format_duration(std::time::Duration::from_secs(m.watched.as_secs())),
+                humantime::format_duration(m.total),
+                m.passed,
+                m.failed,
+                m.max_failures
+            );
+            let y = inner.y + text_rows.min(inner.height - 1);
+            Gauge::default()
+                .gauge_style(theme.gauge)
+                .ratio(m.fraction())
+                .label(fit(&label, w))
+                .render(
+                    Rect {
+                        y,
+                        height: 1,
+                        ..inner
+                    },
+                    buf,
                 );
-                let y = inner.y + text_rows.min(inner.height - 1);
-                Gauge::default()
-                    .gauge_style(theme.gauge)
-                    .ratio(m.fraction())
-                    .label(fit(&label, w))
-                    .render(
-                        Rect {
-                            y,
-                            height: 1,
-                            ..inner
-                        },
-                        buf,
-                    );
-            }
         }
     }
 }
