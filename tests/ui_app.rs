@@ -560,3 +560,37 @@ fn mouse_click_selects_a_step_and_a_pane_and_the_wheel_scrolls() {
     a.update(Action::Internal(Internal::Click(40, 10)));
     assert_eq!(a.focus, Pane::Log);
 }
+
+/// The styles each theme gives the main screen, by role: a compact, reviewable record of what
+/// every theme looks like (the text snapshots above record the layout).
+fn style_summary(app: &mut App, theme: &Theme) -> String {
+    app.size = (80, 24);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    t.draw(|f| f.render_widget(Screen { app, theme }, f.area())).expect("draw");
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..24u16 {
+        let mut runs: Vec<String> = Vec::new();
+        let mut last: Option<(ratatui::style::Color, ratatui::style::Color, ratatui::style::Modifier)> = None;
+        for x in 0..80u16 {
+            let c = &buf[(x, y)];
+            let k = (c.fg, c.bg, c.modifier);
+            if last != Some(k) {
+                runs.push(format!("{x}:{:?}/{:?}/{:?}", c.fg, c.bg, c.modifier));
+                last = Some(k);
+            }
+        }
+        out.push_str(&format!("{y:2} {}\n", runs.join(" ")));
+    }
+    out
+}
+
+#[test]
+fn snapshot_styles_in_each_theme() {
+    let (rb, s) = walked();
+    for name in ["dark", "light", "high-contrast"] {
+        let theme = Theme::load(name).expect("theme");
+        let mut a = app(rb.clone(), &s.entries);
+        insta::assert_snapshot!(format!("styles_{name}_80x24"), style_summary(&mut a, &theme));
+    }
+}
