@@ -566,12 +566,17 @@ fn mouse_click_selects_a_step_and_a_pane_and_the_wheel_scrolls() {
 fn style_summary(app: &mut App, theme: &Theme) -> String {
     app.size = (80, 24);
     let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
-    t.draw(|f| f.render_widget(Screen { app, theme }, f.area())).expect("draw");
+    t.draw(|f| f.render_widget(Screen { app, theme }, f.area()))
+        .expect("draw");
     let buf = t.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..24u16 {
         let mut runs: Vec<String> = Vec::new();
-        let mut last: Option<(ratatui::style::Color, ratatui::style::Color, ratatui::style::Modifier)> = None;
+        let mut last: Option<(
+            ratatui::style::Color,
+            ratatui::style::Color,
+            ratatui::style::Modifier,
+        )> = None;
         for x in 0..80u16 {
             let c = &buf[(x, y)];
             let k = (c.fg, c.bg, c.modifier);
@@ -591,6 +596,9 @@ fn snapshot_styles_in_each_theme() {
     for name in ["dark", "light", "high-contrast"] {
         let theme = Theme::load(name).expect("theme");
         let mut a = app(rb.clone(), &s.entries);
-        insta::assert_snapshot!(format!("styles_{name}_80x24"), style_summary(&mut a, &theme));
+        insta::assert_snapshot!(
+            format!("styles_{name}_80x24"),
+            style_summary(&mut a, &theme)
+        );
     }
 }
