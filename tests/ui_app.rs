@@ -112,6 +112,13 @@ fn screen(app: &mut App, w: u16, h: u16, theme: &Theme) -> String {
     t.backend().to_string()
 }
 
+/// The selected step's log, as text.
+fn log_lines(a: &App) -> Vec<String> {
+    (0..a.log().map_or(0, |l| l.len()))
+        .filter_map(|i| a.log().and_then(|l| l.get(i)).map(|l| l.text))
+        .collect()
+}
+
 fn dark() -> Theme {
     Theme::load("dark").expect("theme")
 }
@@ -150,9 +157,7 @@ fn enter_runs_the_next_command_and_output_streams_into_the_step_log() {
         outcome: Outcome::Passed,
     }));
     assert!(a.busy.is_none());
-    let log: Vec<String> = (0..a.log().map_or(0, |l| l.len()))
-        .filter_map(|i| a.log().and_then(|l| l.get(i)).map(|l| l.text))
-        .collect();
+    let log = log_lines(&a);
     assert_eq!(
         log,
         [
@@ -536,9 +541,7 @@ fn pty_output_is_drawn_through_a_terminal_emulator_then_kept_as_lines() {
     );
     feed(&mut a, s.finished("a", "bar", st.seq, Outcome::Passed));
     assert!(a.term.is_none());
-    let log: Vec<String> = (0..a.log().map_or(0, |l| l.len()))
-        .filter_map(|i| a.log().and_then(|l| l.get(i)).map(|l| l.text))
-        .collect();
+    let log = log_lines(&a);
     assert!(
         log.contains(&"downloading 100%".to_string()) && log.contains(&"done".to_string()),
         "{log:?}"
