@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use russh::client::{self, Handle};
+use russh::client::{self, AuthResult, Handle};
 use russh::keys::agent::client::AgentClient;
 use russh::keys::{
     Algorithm, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate,
@@ -427,6 +427,19 @@ async fn connect(p: &SshParams, prompter: Arc<dyn Prompter>) -> Result<Connectio
     })
 }
 
+/// Did the server accept? If not, keep the methods it says may still work.
+fn accepted(r: AuthResult, methods: &mut Vec<MethodKind>) -> bool {
+    match r {
+        AuthResult::Success => true,
+        AuthResult::Failure {
+            remaining_methods, ..
+        } => {
+            *methods = remaining_methods.to_vec();
+            false
+        }
+    }
+}
+
 fn method_names(m: &[MethodKind]) -> String {
     if m.is_empty() {
         return "none".into();
@@ -448,20 +461,19 @@ async fn authenticate(
     p: &SshParams,
     prompter: &dyn Prompter,
 ) -> Result<(), ConnectError> {
-    use russh::client::AuthResult;
     let mut tried: Vec<String> = Vec::new();
     // Why something the user may expect was not tried.
     let mut notes: Vec<String> = Vec::new();
-    let mut methods = match h
-        .authenticate_none(&p.user)
-        .await
-        .map_err(|e| auth_io(p, e))?
-    {
-        AuthResult::Success => return Ok(()),
-        AuthResult::Failure {
-            remaining_methods, ..
-        } => remaining_methods.to_vec(),
-    };
+    // "none" first: it tells us which methods the server offers.
+    let mut methods = Vec::new();
+    if accepted(
+        h.authenticate_none(&p.user)
+            .await
+            .map_err(|e| auth_io(p, e))?,
+        &mut methods,
+    ) {
+        return Ok(());
+    }
     let rsa_hash = h.best_supported_rsa_hash().await.ok().flatten().flatten();
 
     if methods.contains(&MethodKind::PublicKey) {
@@ -514,11 +526,8 @@ async fn authenticate(
                             .authenticate_publickey_with(&p.user, key.clone(), rsa_hash, &mut agent)
                             .await
                             .map_err(|e| auth_io(p, format!("{e:?}")))?;
-                        match r {
-                            AuthResult::Success => return Ok(()),
-                            AuthResult::Failure {
-                                remaining_methods, ..
-                            } => methods = remaining_methods.to_vec(),
+                        if accepted(r, &mut methods) {
+                            return Ok(());
                         }
                     }
                     if skipped > 0 {
@@ -546,11 +555,8 @@ async fn authenticate(
                 .authenticate_publickey(&p.user, PrivateKeyWithHashAlg::new(key, rsa_hash))
                 .await
                 .map_err(|e| auth_io(p, e))?;
-            match r {
-                AuthResult::Success => return Ok(()),
-                AuthResult::Failure {
-                    remaining_methods, ..
-                } => methods = remaining_methods.to_vec(),
+            if accepted(r, &mut methods) {
+                return Ok(());
             }
         }
     }
@@ -573,11 +579,8 @@ async fn authenticate(
                     .authenticate_password(&p.user, pw.expose())
                     .await
                     .map_err(|e| auth_io(p, e))?;
-                match r {
-                    AuthResult::Success => return Ok(()),
-                    AuthResult::Failure {
-                        remaining_methods, ..
-                    } => methods = remaining_methods.to_vec(),
+                if accepted(r, &mut methods) {
+                    return Ok(());
                 }
             }
             None => notes.push("no password given".into()),
