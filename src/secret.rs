@@ -63,7 +63,7 @@ impl Redactor {
                 needles.push((form, replacement.clone()));
             }
         }
-        needles.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        needles.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
         needles.dedup_by(|a, b| a.0 == b.0);
         Redactor { needles }
     }

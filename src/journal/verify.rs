@@ -64,7 +64,7 @@ pub fn verify(dir: &Path, allowed: Option<&AllowedSigners>) -> Report {
 fn split_lines<'a>(bytes: &'a [u8], r: &mut Report) -> Vec<&'a [u8]> {
     let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     match lines.last() {
-        Some(last) if last.is_empty() => {
+        Some([]) => {
             lines.pop();
         }
         Some(_) => {
