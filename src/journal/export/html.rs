@@ -1,0 +1,178 @@
+//! The printable report: one self-contained HTML file, no scripts, no external resources.
+
+use std::fmt::Write as _;
+
+use super::Report;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One self-contained HTML file a person can print: no scripts, no external resources.
+pub fn to_html(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} — run report</title>\n<style>\n\
+         body{{font:14px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#111}}\n\
+         h1{{font-size:1.5rem}} h2{{border-bottom:1px solid #ccc;margin-top:2rem}} h3{{margin-bottom:.3rem}}\n\
+         code,pre{{font:12px/1.35 ui-monospace,monospace}} pre{{background:#f5f5f5;padding:.5rem;white-space:pre-wrap;word-break:break-all}}\n\
+         .ok{{color:#1a7f37}} .bad{{color:#cf222e;font-weight:bold}} table{{border-collapse:collapse;width:100%}}\n\
+         td,th{{border:1px solid #ddd;padding:.25rem .4rem;text-align:left;vertical-align:top}}\n\
+         @media print{{pre{{max-height:none}} h2{{break-after:avoid}}}}\n</style></head><body>\n",
+        t = esc(&r.runbook_title)
+    );
+    let _ = writeln!(s, "<h1>{} — run report</h1>", esc(&r.runbook_title));
+    let _ = writeln!(
+        s,
+        "<table><tr><th>Runbook</th><td><code>{}</code> sha256 <code>{}</code></td></tr>",
+        esc(&r.runbook_id),
+        esc(&r.runbook_sha256)
+    );
+    if let Some(c) = &r.runbook_git_commit {
+        let _ = writeln!(
+            s,
+            "<tr><th>Git commit</th><td><code>{}</code></td></tr>",
+            esc(c)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<tr><th>Started</th><td>{}</td></tr><tr><th>Last entry</th><td>{}</td></tr>",
+        esc(&r.started),
+        esc(&r.last_entry)
+    );
+    let _ = writeln!(
+        s,
+        "<tr><th>Operators</th><td>{}</td></tr><tr><th>Journal</th><td>{} lines</td></tr></table>",
+        esc(&r.operators.join(", ")),
+        r.journal_lines
+    );
+    let _ = writeln!(
+        s,
+        "<h2>Gate: <span class=\"{}\">{}</span></h2><ul>",
+        if r.gate_open { "ok" } else { "bad" },
+        if r.gate_open { "OPEN" } else { "SHUT" }
+    );
+    for g in &r.gate {
+        let _ = writeln!(
+            s,
+            "<li class=\"{}\">{} <b>{}</b>: {}</li>",
+            if g.met { "ok" } else { "bad" },
+            if g.met { "✓" } else { "✗" },
+            esc(&g.name),
+            esc(&g.detail)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "</ul><h2>Host keys</h2><table><tr><th>Target</th><th>Host</th><th>Fingerprint</th><th>Trust</th></tr>"
+    );
+    for h in &r.host_keys {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td><td>{}:{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            esc(&h.target),
+            esc(&h.host),
+            h.port,
+            esc(&h.fingerprint),
+            esc(&h.trust)
+        );
+    }
+    let _ = writeln!(s, "</table><h2>Steps</h2>");
+    for st in &r.steps {
+        let page = st.page.map(|p| format!(" · page {p}")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<h3>{} <code>{}</code> — {} [{}{page}]</h3>",
+            esc(&st.title),
+            esc(&st.id),
+            esc(&st.status),
+            st.level.label()
+        );
+        if !st.commands.is_empty() {
+            let _ = writeln!(
+                s,
+                "<table><tr><th>Command</th><th>By, at</th><th>Outcome</th><th>Exit</th><th>ms</th><th>Output</th></tr>"
+            );
+            for c in &st.commands {
+                let exit = c.exit_status.map_or_else(
+                    || c.signal.clone().map_or("-".into(), |x| format!("SIG{x}")),
+                    |e| e.to_string(),
+                );
+                let _ = writeln!(
+                    s,
+                    "<tr><td><b>{}</b> on {}</td><td>{}, {}</td><td class=\"{}\">{}{}</td><td>{exit}</td><td>{}</td><td><code>{}</code> ({} bytes)</td></tr>",
+                    esc(&c.name),
+                    esc(&c.target),
+                    esc(&c.operator),
+                    esc(&c.ts),
+                    if c.outcome == "passed" { "ok" } else { "bad" },
+                    esc(&c.outcome),
+                    c.reason
+                        .as_ref()
+                        .map(|x| format!(": {}", esc(x)))
+                        .unwrap_or_default(),
+                    c.duration_ms,
+                    esc(&c.output_sha256),
+                    c.output_bytes
+                );
+                if !c.excerpt.trim().is_empty() {
+                    let _ = writeln!(
+                        s,
+                        "<tr><td colspan=\"6\"><pre>{}</pre></td></tr>",
+                        esc(c.excerpt.trim_end())
+                    );
+                }
+            }
+            let _ = writeln!(s, "</table>");
+        }
+        let _ = writeln!(s, "<ul>");
+        for c in &st.checklist {
+            let by =
+                c.by.as_ref()
+                    .filter(|_| c.checked)
+                    .map(|b| format!(" ({})", esc(b)))
+                    .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "<li>{} {}{by}</li>",
+                if c.checked { "☑" } else { "☐" },
+                esc(&c.text)
+            );
+        }
+        for n in &st.notes {
+            let _ = writeln!(s, "<li>Note: {}</li>", esc(n));
+        }
+        for w in &st.waivers {
+            let _ = writeln!(s, "<li>Waived by {}</li>", esc(w));
+        }
+        for so in &st.signoffs {
+            let _ = writeln!(
+                s,
+                "<li>Signed off by <b>{}</b> at {} (line {}){}: {}</li>",
+                esc(&so.operator),
+                esc(&so.ts),
+                so.seq + 1,
+                if so.signed {
+                    format!(
+                        ", signature by {}",
+                        esc(so.key_fingerprint.as_deref().unwrap_or("?"))
+                    )
+                } else {
+                    ", unsigned".into()
+                },
+                esc(&so.note)
+            );
+        }
+        let _ = writeln!(s, "</ul>");
+    }
+    let _ = writeln!(
+        s,
+        "<p>Check this evidence with <code>rehearse verify</code>, or by hand: <code>sha256sum -c SHA256SUMS</code> and <code>ssh-keygen -Y verify</code> (see docs/journal.md).</p></body></html>"
+    );
+    s
+}
