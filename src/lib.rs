@@ -6,21 +6,18 @@
 //! clients.
 
 pub mod action;
-pub mod ansi;
 pub mod app;
 pub mod cli;
-pub mod demo;
 pub mod exec;
 pub mod gate;
 pub mod journal;
 pub mod keymap;
-pub mod logbuf;
-pub mod monitor;
-pub mod paths;
+pub mod report;
 pub mod runbook;
 pub mod runner;
 pub mod secret;
-pub mod settings;
+pub mod server;
+pub mod session;
 pub mod theme;
 pub mod tui;
 pub mod ui;

@@ -32,9 +32,9 @@ use crate::keymap::Keymap;
 use crate::runbook::Runbook;
 use crate::runner::{Runner, RunnerEvent, new_run_dir};
 use crate::secret::SecretString;
+use crate::session::{paths, settings};
 use crate::theme::Theme;
 use crate::ui::Screen;
-use crate::{paths, settings};
 
 const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_millis(100);
@@ -405,18 +405,19 @@ async fn event_loop(
                         app.state.clone(),
                     );
                     tokio::spawn(async move {
-                        let msg = match crate::monitor::watch(&r, state, &stop, |_| {}).await {
-                            Ok(crate::monitor::WindowEnd::Complete) => {
-                                "monitoring window complete".to_string()
-                            }
-                            Ok(crate::monitor::WindowEnd::Stopped) => {
-                                "monitoring stopped; m resumes the same window".to_string()
-                            }
-                            Ok(crate::monitor::WindowEnd::TooManyFailures(n)) => {
-                                format!("monitoring failed: {n} probes failed")
-                            }
-                            Err(e) => format!("monitoring: {e}"),
-                        };
+                        let msg =
+                            match crate::runner::monitor::watch(&r, state, &stop, |_| {}).await {
+                                Ok(crate::runner::monitor::WindowEnd::Complete) => {
+                                    "monitoring window complete".to_string()
+                                }
+                                Ok(crate::runner::monitor::WindowEnd::Stopped) => {
+                                    "monitoring stopped; m resumes the same window".to_string()
+                                }
+                                Ok(crate::runner::monitor::WindowEnd::TooManyFailures(n)) => {
+                                    format!("monitoring failed: {n} probes failed")
+                                }
+                                Err(e) => format!("monitoring: {e}"),
+                            };
                         let _ = tx.send(Action::Internal(Internal::MonitorEnded(msg)));
                     });
                 }

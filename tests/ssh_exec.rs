@@ -530,14 +530,12 @@ async fn the_demo_host_is_driven_the_same_way() {
     // russh's server side, as `rehearse demo` runs it: exact output, and a cancel that stops the
     // whole loop with INT.
     let dir = tempfile::tempdir().unwrap();
-    let host = rehearse::exec::demo::DemoHost::start(dir.path())
-        .await
-        .unwrap();
+    let host = rehearse::server::DemoHost::start(dir.path()).await.unwrap();
     let sshd = Sshd::start();
     let client = Client::new(&sshd);
     let mut p = client.params();
     p.port = host.addr.port();
-    p.user = rehearse::exec::demo::DEMO_USER.into();
+    p.user = rehearse::server::DEMO_USER.into();
     p.pinned = Some(host.host_key.clone());
     p.identities = vec![Identity::Key(host.client_key.clone())];
     let exec = Client::executor_for(p);

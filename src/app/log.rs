@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use super::{App, TermView};
 use crate::app::Effect;
+use crate::app::scrollback::{LineKind, LogBuffer};
 use crate::gate;
 use crate::journal::{Entry, Event, Outcome};
-use crate::logbuf::{LineKind, LogBuffer};
 use crate::runner::RunnerEvent;
 
 impl App {

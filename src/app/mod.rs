@@ -3,8 +3,10 @@
 //! state is only ever what the journal says (`RunState`), so nothing is shown as recorded
 //! before it is on disk.
 
+pub mod ansi;
 pub mod dialog;
 mod log;
+pub mod scrollback;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,12 +15,12 @@ use std::time::Instant;
 use crossterm::event::KeyEvent;
 
 use crate::action::{Action, Internal};
+use crate::app::scrollback::LogBuffer;
 use crate::exec::TrustDecision;
 use crate::gate::{self, Verdict};
 use crate::journal::state::{RunState, StepStatus};
 use crate::journal::{Entry, Event, Outcome};
 use crate::keymap::Keymap;
-use crate::logbuf::LogBuffer;
 use crate::runbook::{Runbook, Vars};
 use crate::secret::SecretString;
 pub use dialog::{Dialog, DialogResult};

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::journal::export;
+use crate::report;
 use crate::runbook::Runbook;
 
 /// Secret values known to this process for a run: `--var`s and the environment variables the
@@ -36,7 +36,7 @@ pub fn export_cmd(
     output: Option<&Path>,
     given: &[(String, String)],
 ) -> i32 {
-    let rb = match export::run_runbook(run_dir) {
+    let rb = match report::run_runbook(run_dir) {
         Ok(rb) => rb,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -49,7 +49,7 @@ pub fn export_cmd(
             .is_some_and(|e| ["md", "json", "html"].contains(&e.to_string_lossy().as_ref()))
     });
     if let (Some(dir), false) = (output, is_file) {
-        return match export::write_bundle(run_dir, dir, format.ext(), &redactor) {
+        return match report::write_bundle(run_dir, dir, format.ext(), &redactor) {
             Ok(b) => {
                 eprintln!(
                     "wrote {} files to {} (check with: rehearse verify {})",
@@ -65,7 +65,7 @@ pub fn export_cmd(
             }
         };
     }
-    let (report, _) = match export::build(run_dir) {
+    let (report, _) = match report::build(run_dir) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -73,9 +73,9 @@ pub fn export_cmd(
         }
     };
     let text = match format {
-        Format::Md => export::to_markdown(&report),
-        Format::Json => export::to_json(&report),
-        Format::Html => export::to_html(&report),
+        Format::Md => report::to_markdown(&report),
+        Format::Json => report::to_json(&report),
+        Format::Html => report::to_html(&report),
     };
     if let Some(which) = redactor.find_leak(text.as_bytes()) {
         eprintln!("rehearse: refusing to export: the report contains the value of {which}");

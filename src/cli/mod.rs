@@ -1,5 +1,6 @@
 //! The command line: clap definitions, dispatch, and what the headless commands share.
 
+pub mod demo;
 mod evidence;
 mod plan;
 mod run;
@@ -19,7 +20,7 @@ use crate::exec::target::{self, TargetOptions};
 use crate::exec::{Headless, Prompter};
 use crate::runbook::{self, Runbook};
 use crate::runner::Operator;
-use crate::{paths, settings};
+use crate::session::{paths, settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -317,7 +318,7 @@ pub fn main(cli: Cli) -> i32 {
             }
             Err(c) => c,
         },
-        Some(Cmd::Demo { step, runbook }) => rt.block_on(crate::demo::main(
+        Some(Cmd::Demo { step, runbook }) => rt.block_on(crate::cli::demo::main(
             step,
             runbook,
             cli.vars,

@@ -10,9 +10,9 @@ use super::*;
 use crate::exec::target::TargetOptions;
 use crate::exec::{Cancel, ConnectErrorKind, Prompter};
 use crate::journal::{Event, Outcome};
-use crate::paths;
 use crate::runbook::Runbook;
 use crate::runner::{Runner, RunnerEvent, new_run_dir};
+use crate::session::paths;
 
 /// A `confirm = true` command run headless: ask on a terminal, else refuse unless `--yes`.
 /// Returns the refusal, if any.

@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::exec::target::TargetOptions;
 use crate::exec::{Cancel, Headless, Prompter};
-use crate::journal::{Event, export};
+use crate::journal::Event;
+use crate::report;
 use crate::runner::Runner;
 
 /// `rehearse watch`: resume the run and keep its monitoring window going.
@@ -19,7 +20,7 @@ pub async fn watch_cmd(
     given: &[(String, String)],
     global: &Global,
 ) -> i32 {
-    let rb = match export::run_runbook(run_dir) {
+    let rb = match report::run_runbook(run_dir) {
         Ok(rb) => rb,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -88,7 +89,7 @@ pub async fn watch_cmd(
     });
     let state = crate::journal::state::RunState::from_entries(&opened.entries);
     let rb = opened.runner.runbook.clone();
-    let result = crate::monitor::watch(&opened.runner, state.clone(), &stop, |e| {
+    let result = crate::runner::monitor::watch(&opened.runner, state.clone(), &stop, |e| {
         if let Event::Probe {
             passed,
             reason,
@@ -138,9 +139,9 @@ pub async fn watch_cmd(
         );
     }
     match result {
-        Ok(crate::monitor::WindowEnd::Complete) => 0,
-        Ok(crate::monitor::WindowEnd::Stopped) => 0,
-        Ok(crate::monitor::WindowEnd::TooManyFailures(_)) => EXIT_FAILED,
+        Ok(crate::runner::monitor::WindowEnd::Complete) => 0,
+        Ok(crate::runner::monitor::WindowEnd::Stopped) => 0,
+        Ok(crate::runner::monitor::WindowEnd::TooManyFailures(_)) => EXIT_FAILED,
         Err(e) => {
             eprintln!("rehearse: {e}");
             EXIT_FAILED

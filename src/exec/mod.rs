@@ -5,7 +5,6 @@
 //! Every run ends with exactly one terminal event (`Finished`, `TimedOut`, `Cancelled`,
 //! `ConnectionLost` or `Failed`), sent after all the output.
 
-pub mod demo;
 pub mod known_hosts;
 pub mod local;
 pub mod ssh;

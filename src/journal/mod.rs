@@ -6,7 +6,6 @@
 //! `prev` stay consecutive, and hands those lines back to the caller to fold into its state.
 
 pub mod event;
-pub mod export;
 pub mod outputs;
 pub mod sign;
 pub mod state;

@@ -18,6 +18,7 @@ use crate::runbook::{Command, Runbook, Vars};
 use crate::secret::{Redactor, StreamRedactor};
 
 mod judge;
+pub mod monitor;
 mod open;
 pub use judge::{CommandResult, judge};
 pub use open::{Opened, new_run_dir};
@@ -232,7 +233,7 @@ impl Runner {
                 target: cmd.target.clone(),
                 run: rendered.display.clone(),
                 operator: self.operator.name.clone(),
-                session: Some(crate::paths::session_id()),
+                session: Some(crate::session::paths::session_id()),
             })
             .await?;
         let x = self

@@ -72,7 +72,7 @@ impl Runner {
                 for (seq, r) in &state.running {
                     if r.session
                         .as_deref()
-                        .is_none_or(crate::paths::session_is_dead)
+                        .is_none_or(crate::session::paths::session_is_dead)
                     {
                         let (sha, len) = outputs::recover_partial(&run_dir, *seq).map_err(|e| {
                             JournalError::Io {

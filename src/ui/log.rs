@@ -6,9 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::{block, fit};
+use crate::app::scrollback::LineKind;
 use crate::app::{App, Pane};
 use crate::journal::Outcome;
-use crate::logbuf::LineKind;
 use crate::theme::Theme;
 
 pub struct Detail<'a> {
@@ -86,7 +86,7 @@ impl Widget for Log<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let Log { app, theme } = self;
         let log = app.log();
-        let len = log.map_or(0, crate::logbuf::LogBuffer::len);
+        let len = log.map_or(0, crate::app::scrollback::LogBuffer::len);
         let mode = match app.log_scroll {
             None => "follow".to_string(),
             Some(top) => format!("{}/{len}", top + 1),
@@ -144,16 +144,16 @@ impl Widget for Log<'_> {
     }
 }
 
-fn colour(c: crate::ansi::Colour) -> ratatui::style::Color {
+fn colour(c: crate::app::ansi::Colour) -> ratatui::style::Color {
     match c {
-        crate::ansi::Colour::Indexed(i) => ratatui::style::Color::Indexed(i),
-        crate::ansi::Colour::Rgb(r, g, b) => ratatui::style::Color::Rgb(r, g, b),
+        crate::app::ansi::Colour::Indexed(i) => ratatui::style::Color::Indexed(i),
+        crate::app::ansi::Colour::Rgb(r, g, b) => ratatui::style::Color::Rgb(r, g, b),
     }
 }
 
 /// A line of command output with its own SGR colours over the pane's base style, cut to `w`.
 fn coloured(
-    segs: &[(crate::ansi::Attr, String)],
+    segs: &[(crate::app::ansi::Attr, String)],
     base: ratatui::style::Style,
     w: usize,
 ) -> Line<'static> {

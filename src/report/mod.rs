@@ -9,9 +9,9 @@ use serde::Serialize;
 mod html;
 pub use html::to_html;
 
-use super::state::RunState;
-use super::{Entry, JournalError, outputs, read_entries};
 use crate::gate;
+use crate::journal::state::RunState;
+use crate::journal::{Entry, JournalError, outputs, read_entries};
 use crate::runbook::{self, Runbook};
 
 #[derive(Debug, Serialize)]
@@ -113,7 +113,7 @@ pub fn build(run_dir: &Path) -> Result<(Report, Vec<Entry>), JournalError> {
     let state = RunState::from_entries(&entries);
     let verdict = gate::evaluate(&rb, &state);
     let git = entries.iter().find_map(|e| match &e.event {
-        super::Event::RunStarted {
+        crate::journal::Event::RunStarted {
             runbook_git_commit, ..
         } => runbook_git_commit.clone(),
         _ => None,
@@ -399,15 +399,15 @@ pub fn write_bundle(
         format!("report.{}", if format == "md" { "md" } else { format }),
         report_text.into_bytes(),
     )];
-    for name in [super::JOURNAL_FILE, "runbook.toml"] {
+    for name in [crate::journal::JOURNAL_FILE, "runbook.toml"] {
         let b = std::fs::read(run_dir.join(name))
             .map_err(|e| format!("{}: {e}", run_dir.join(name).display()))?;
         files.push((name.to_string(), b));
     }
     let mut seen = std::collections::BTreeSet::new();
     for e in &entries {
-        if let super::Event::CommandFinished { output_sha256, .. }
-        | super::Event::Probe { output_sha256, .. } = &e.event
+        if let crate::journal::Event::CommandFinished { output_sha256, .. }
+        | crate::journal::Event::Probe { output_sha256, .. } = &e.event
             && seen.insert(output_sha256.clone())
         {
             let p = outputs::output_path(run_dir, output_sha256);
@@ -428,7 +428,7 @@ pub fn write_bundle(
     }
     let sums: String = files
         .iter()
-        .map(|(n, b)| format!("{}  {n}\n", super::sha256_hex(b)))
+        .map(|(n, b)| format!("{}  {n}\n", crate::journal::sha256_hex(b)))
         .collect();
     std::fs::create_dir_all(out.join(outputs::OUTPUTS_DIR))
         .map_err(|e| format!("{}: {e}", out.display()))?;
@@ -436,9 +436,9 @@ pub fn write_bundle(
         std::fs::write(out.join(name), bytes)
             .map_err(|e| format!("{}: {e}", out.join(name).display()))?;
     }
-    std::fs::write(out.join(super::verify::SUMS_FILE), sums).map_err(|e| e.to_string())?;
+    std::fs::write(out.join(crate::journal::verify::SUMS_FILE), sums).map_err(|e| e.to_string())?;
     let mut names: Vec<String> = files.into_iter().map(|(n, _)| n).collect();
-    names.push(super::verify::SUMS_FILE.into());
+    names.push(crate::journal::verify::SUMS_FILE.into());
     Ok(Bundle { files: names })
 }
 
@@ -447,19 +447,19 @@ pub fn write_bundle(
 pub fn allowed_signers(entries: &[Entry]) -> String {
     let mut out = std::collections::BTreeSet::new();
     for e in entries {
-        if let super::Event::RunStarted {
+        if let crate::journal::Event::RunStarted {
             operator,
             operator_key: Some(k),
             ..
         }
-        | super::Event::Resumed {
+        | crate::journal::Event::Resumed {
             operator,
             operator_key: Some(k),
         } = &e.event
         {
             out.insert(format!(
                 "{operator} namespaces=\"{}\" {k}",
-                super::sign::NAMESPACE
+                crate::journal::sign::NAMESPACE
             ));
         }
     }

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
-use crate::exec::demo::{DEMO_USER, DemoHost};
 use crate::exec::target::TargetOptions;
 use crate::exec::{Headless, Prompter};
-use crate::{paths, runbook};
+use crate::runbook;
+use crate::server::{DEMO_USER, DemoHost};
+use crate::session::paths;
 
 pub const DEMO_RUNBOOK: &str = "demo-staging.toml";
 

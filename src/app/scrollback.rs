@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::ansi::Attr;
+use crate::app::ansi::Attr;
 
 pub const DEFAULT_CAP: usize = 5_000;
 /// A line longer than this is broken, so one endless line cannot grow without bound.
@@ -31,7 +31,7 @@ pub struct LogLine {
 
 impl LogLine {
     fn from_raw(kind: LineKind, raw: &[u8], attr: &mut Attr) -> LogLine {
-        let segs = crate::ansi::parse_line(raw, attr);
+        let segs = crate::app::ansi::parse_line(raw, attr);
         let text: String = segs.iter().map(|(_, s)| s.as_str()).collect();
         let plain = segs.iter().all(|(a, _)| a.is_plain());
         LogLine {
@@ -161,7 +161,7 @@ impl LogBuffer {
 
 /// Text safe to draw (see `ansi`): escapes removed, `\r` keeps what follows it.
 pub fn sanitize(raw: &[u8]) -> String {
-    crate::ansi::strip(raw)
+    crate::app::ansi::strip(raw)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub struct Settings {
 }
 
 pub fn load() -> Settings {
-    let Some(dir) = crate::paths::config_dir() else {
+    let Some(dir) = crate::session::paths::config_dir() else {
         return Settings::default();
     };
     let path = dir.join("config.toml");

@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use super::local::{exit_info, signal_group, spawn_shell};
+use crate::exec::local::{exit_info, signal_group, spawn_shell};
 
 pub const DEMO_USER: &str = "deploy";
 
@@ -237,12 +237,12 @@ async fn pump(
     }
     let status = child.wait().await.map(exit_info).ok();
     match status {
-        Some(super::ExitInfo {
+        Some(crate::exec::ExitInfo {
             status: Some(code), ..
         }) => {
             let _ = handle.exit_status_request(id, code).await;
         }
-        Some(super::ExitInfo {
+        Some(crate::exec::ExitInfo {
             signal: Some(sig), ..
         }) => {
             let s = match sig.as_str() {
