@@ -40,25 +40,47 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Internal {
     Tick,
-    Resize(u16, u16),
-    /// A click at (column, row).
-    Click(u16, u16),
-    /// Wheel at (column, row): negative is up.
-    Scroll(u16, u16, i8),
+    /// The terminal's new size, and the inside of the log pane at that size (the size a PTY
+    /// command sees). The runtime measures the layout; the app never asks the UI.
+    Resize {
+        size: (u16, u16),
+        log: (u16, u16),
+    },
+    /// A click, on what the runtime's hit test found under it.
+    Click(Hit),
+    /// The wheel over what the hit test found: negative is up.
+    Scroll(Hit, i8),
     Runner(RunnerEvent),
     /// The executor asks whether to trust a host key; answer with `Effect::Answer`.
     HostKey(u64, HostKeyQuestion),
     /// The executor needs a passphrase or password.
     Secret(u64, String),
+    /// The task running a command ended. What it proposes and how it ended come from its
+    /// journal line, never from here; `error` is set when it could not be run or recorded.
     CommandDone {
         step: String,
-        proposes: Option<String>,
-        outcome: crate::journal::Outcome,
+        error: Option<String>,
     },
     /// Another process appended to the journal, or recording failed.
     Notice(String),
     /// The monitoring window stopped (complete, stopped, failed).
     MonitorEnded(String),
+}
+
+/// The panes that can have focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Steps,
+    Log,
+    Checklist,
+    Gate,
+}
+
+/// What is under the mouse: a pane, and in the step list the step on that row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hit {
+    pub pane: Option<Pane>,
+    pub step: Option<usize>,
 }
 
 impl Action {

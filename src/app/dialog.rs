@@ -47,6 +47,12 @@ pub enum Dialog {
         by: String,
     },
     Quit,
+    /// Something the operator must acknowledge (a journal write failed): only `a` closes it,
+    /// so a key meant for the screen behind cannot dismiss it by accident.
+    Alert {
+        title: String,
+        text: String,
+    },
     Search {
         input: TextArea<'static>,
     },
@@ -139,6 +145,10 @@ impl Dialog {
     pub fn key(&mut self, key: KeyEvent) -> DialogResult {
         match self {
             Dialog::Confirm { .. } | Dialog::Quit | Dialog::ProposeTick { .. } => yes_no(key),
+            Dialog::Alert { .. } => match key.code {
+                KeyCode::Char('a' | 'A') => DialogResult::Confirmed,
+                _ => DialogResult::Open,
+            },
             Dialog::SignOff { note: t, .. } | Dialog::Note { text: t, .. } => edit(t, key, true),
             Dialog::Waive { reason, error, .. } => match edit(reason, key, true) {
                 DialogResult::Text(r) if r.is_empty() => {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{App, TermView};
+use super::{App, Dialog, TermView};
 use crate::app::Effect;
 use crate::app::scrollback::{LineKind, LogBuffer};
 use crate::gate;
@@ -83,12 +83,21 @@ impl App {
                 _ => self.log_mut(&step).push_bytes(&bytes, stderr),
             },
             RunnerEvent::JournalFailed(e) => {
-                self.message = Some(format!("JOURNAL WRITE FAILED: {e}"))
+                // Shown until acknowledged; whatever dialog was open gives way (its input is
+                // not worth more than knowing the record is broken).
+                self.dialog = Some(Dialog::Alert {
+                    title: "JOURNAL WRITE FAILED".into(),
+                    text: format!(
+                        "{e}\n\nWhat failed is not recorded. No further command runs in this session: fix the cause, quit and reopen the run."
+                    ),
+                });
+                self.journal_failed = Some(e);
             }
             RunnerEvent::Recorded(entry) => {
                 self.state.apply(&entry);
                 if let Event::CommandFinished { started_seq, .. } = &entry.event {
                     self.end_term(*started_seq);
+                    self.propose_from(&entry);
                 }
                 match &entry.event {
                     Event::CommandStarted {
@@ -191,15 +200,11 @@ impl App {
 
     /// Rows and columns inside the log pane: the size a PTY command sees.
     pub fn term_size(&self) -> (u16, u16) {
-        let a = crate::ui::layout(self).log;
-        (
-            a.height.saturating_sub(2).max(1),
-            a.width.saturating_sub(2).max(1),
-        )
+        (self.log_area.1.max(1), self.log_area.0.max(1))
     }
 
     pub fn log_height(&self) -> u16 {
-        crate::ui::layout(self).log.height.saturating_sub(2).max(1)
+        self.log_area.1.max(1)
     }
 
     /// First line shown when following.

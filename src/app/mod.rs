@@ -25,13 +25,7 @@ use crate::runbook::{Runbook, Vars};
 use crate::secret::SecretString;
 pub use dialog::{Dialog, DialogResult};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Steps,
-    Log,
-    Checklist,
-    Gate,
-}
+pub use crate::action::Pane;
 
 pub const PANES: [Pane; 4] = [Pane::Steps, Pane::Log, Pane::Checklist, Pane::Gate];
 
@@ -102,6 +96,12 @@ pub struct App {
     pub targets: Vec<TargetView>,
     pub message: Option<String>,
     pub size: (u16, u16),
+    /// Inside of the log pane (columns, rows), as the runtime measured it.
+    pub log_area: (u16, u16),
+    /// This process's session id: proposals follow only the commands it started.
+    pub session: String,
+    /// A journal write failed: shown until acknowledged; no command starts after it.
+    pub journal_failed: Option<String>,
     pub ticks: u64,
     pub run_dir: String,
     gate_recorded: Option<bool>,
@@ -141,6 +141,9 @@ impl App {
             targets: Vec::new(),
             message: None,
             size: (80, 24),
+            log_area: (46, 8),
+            session: String::new(),
+            journal_failed: None,
             ticks: 0,
             run_dir: String::new(),
             gate_recorded,
@@ -315,6 +318,12 @@ impl App {
     }
 
     fn run_next(&mut self) -> Vec<Effect> {
+        if let Some(e) = &self.journal_failed {
+            self.message = Some(format!(
+                "the journal could not be written ({e}): nothing more runs in this session; quit and reopen the run"
+            ));
+            return Vec::new();
+        }
         if let Some(b) = &self.busy {
             self.message = Some(format!(
                 "{}/{} is still running (x cancels)",
@@ -486,16 +495,17 @@ impl App {
     fn internal(&mut self, i: Internal) -> Vec<Effect> {
         match i {
             Internal::Tick => self.ticks = self.ticks.wrapping_add(1),
-            Internal::Resize(w, h) => {
-                self.size = (w, h);
+            Internal::Resize { size, log } => {
+                self.size = size;
+                self.log_area = log;
                 let (rows, cols) = self.term_size();
                 if let Some(t) = self.term.as_mut() {
                     t.parser.screen_mut().set_size(rows, cols);
                 }
             }
-            Internal::Click(x, y) => self.click(x, y),
-            Internal::Scroll(x, y, d) => {
-                if crate::ui::pane_at(self, x, y) == Some(Pane::Steps) {
+            Internal::Click(hit) => self.click(hit),
+            Internal::Scroll(hit, d) => {
+                if hit.pane == Some(Pane::Steps) {
                     let i = if d < 0 {
                         self.selected.saturating_sub(1)
                     } else {
@@ -515,34 +525,11 @@ impl App {
                     input: dialog::masked(""),
                 })
             }
-            Internal::CommandDone {
-                step,
-                proposes,
-                outcome,
-            } => {
-                self.busy = None;
-                self.message = None;
-                if let (Some(item), Outcome::Passed) = (proposes, outcome) {
-                    let s = self.runbook.step(&step);
-                    let text = s
-                        .and_then(|s| s.checklist.iter().find(|c| c.id == item))
-                        .map(|c| c.text.clone())
-                        .unwrap_or_default();
-                    let by = self
-                        .state
-                        .step(&step)
-                        .and_then(|r| r.runs.last())
-                        .map(|r| r.command.clone())
-                        .unwrap_or_default();
-                    if !self.state.is_checked(&step, &item) && self.dialog.is_none() {
-                        self.dialog = Some(Dialog::ProposeTick {
-                            step,
-                            item,
-                            text,
-                            by,
-                        });
-                    }
+            Internal::CommandDone { step, error } => {
+                if self.busy.as_ref().is_some_and(|b| b.step == step) {
+                    self.busy = None;
                 }
+                self.message = error.map(|e| format!("`{step}`: {e}"));
             }
             Internal::Notice(m) => self.message = Some(m),
             Internal::MonitorEnded(m) => {
@@ -553,15 +540,66 @@ impl App {
         Vec::new()
     }
 
-    fn click(&mut self, x: u16, y: u16) {
-        let Some(p) = crate::ui::pane_at(self, x, y) else {
+    fn click(&mut self, hit: crate::action::Hit) {
+        let Some(p) = hit.pane else {
             return;
         };
         self.focus = p;
         if p == Pane::Steps
-            && let Some(i) = crate::ui::step_at(self, y)
+            && let Some(i) = hit.step
         {
             self.select(i);
         }
+    }
+
+    /// A command this session started passed: offer the checklist item it proves. Tied to the
+    /// journal line of that command (its step, name and outcome), never to which message came
+    /// first.
+    fn propose_from(&mut self, finished: &Entry) {
+        let Event::CommandFinished {
+            step,
+            command,
+            started_seq,
+            outcome: Outcome::Passed,
+            ..
+        } = &finished.event
+        else {
+            return;
+        };
+        let ours = self
+            .state
+            .step(step)
+            .and_then(|r| r.runs.iter().find(|r| r.started_seq == *started_seq))
+            .and_then(|r| r.session.as_deref())
+            .is_some_and(|s| s == self.session);
+        if !ours {
+            return;
+        }
+        let Some(s) = self.runbook.step(step) else {
+            return;
+        };
+        let Some(item) = s
+            .commands
+            .iter()
+            .find(|c| &c.name == command)
+            .and_then(|c| c.proves.clone())
+        else {
+            return;
+        };
+        if self.state.is_checked(step, &item) || self.dialog.is_some() {
+            return;
+        }
+        let text = s
+            .checklist
+            .iter()
+            .find(|c| c.id == item)
+            .map(|c| c.text.clone())
+            .unwrap_or_default();
+        self.dialog = Some(Dialog::ProposeTick {
+            step: step.clone(),
+            item,
+            text,
+            by: command.clone(),
+        });
     }
 }

@@ -100,7 +100,7 @@ pub async fn main(
             });
             crate::cli::run_step(rb, &step, &vars, Some(run_dir), &global, prompter, opts).await
         }
-        None => crate::tui::open(rb, vars, Some(run_dir), global, Some(opts)).await,
+        None => crate::cli::open_tui(rb, vars, Some(run_dir), &global, opts).await,
     };
     host.stop();
     code

@@ -16,11 +16,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::exec::target::{self, TargetOptions};
+use crate::exec::target::TargetOptions;
 use crate::exec::{Headless, Prompter};
 use crate::runbook::{self, Runbook};
-use crate::runner::Operator;
-use crate::session::{paths, settings};
+use crate::session::{SessionOptions, paths, settings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -168,63 +167,21 @@ pub fn load_runbook(arg: &Path) -> Result<Runbook, runbook::LoadError> {
     runbook::load(arg)
 }
 
-/// Everything a session needs before it opens a run: a value for every variable, an executor
-/// per target, and who acts. The TUI, `run` and `watch` all start here.
-pub struct Session {
-    pub vars: crate::runbook::Vars,
-    pub executors: std::collections::BTreeMap<String, Arc<dyn crate::exec::Executor>>,
-    pub operator: Operator,
-}
-
-pub async fn session(
-    rb: &Runbook,
-    given: &[(String, String)],
-    opts: &TargetOptions,
-    prompter: &Arc<dyn Prompter>,
-    global: &Global,
-) -> Result<Session, String> {
-    let (vars, missing) = rb.resolve_vars(given)?;
-    if !missing.is_empty() {
-        let hints: Vec<String> = missing
-            .iter()
-            .map(|m| {
-                match rb
-                    .vars
-                    .iter()
-                    .find(|v| &v.name == m)
-                    .and_then(|v| v.env.clone())
-                {
-                    Some(e) => format!("--var {m}=... or ${e}"),
-                    None => format!("--var {m}=..."),
-                }
-            })
-            .collect();
-        return Err(format!("variables without a value: {}", hints.join(", ")));
+impl Global {
+    /// What the session is built from; the config file is read here, once.
+    pub fn session_options(&self, targets: TargetOptions) -> SessionOptions {
+        let mut targets = targets;
+        if targets.ssh_config.is_none() {
+            targets.ssh_config.clone_from(&self.ssh_config);
+        }
+        SessionOptions {
+            operator: self.operator.clone(),
+            state_dir: self.state_dir.clone(),
+            signing_key: self.signing_key.clone(),
+            targets,
+            settings: settings::load(),
+        }
     }
-    let executors = target::executors(rb, &vars, opts, prompter)?;
-    let operator = operator(global).await?;
-    Ok(Session {
-        vars,
-        executors,
-        operator,
-    })
-}
-
-/// Who acts, and the key their sign-offs are signed with (`--signing-key`, `signing_key` in
-/// the config, else ssh-agent's first key, else an unencrypted default identity).
-pub async fn operator(global: &Global) -> Result<Operator, String> {
-    let settings = settings::load();
-    let name = global
-        .operator
-        .clone()
-        .or(settings.operator)
-        .unwrap_or_else(target::login_name);
-    let explicit = global.signing_key.clone().or(settings.signing_key);
-    let key = crate::journal::sign::discover(explicit.as_deref(), &target::home_dir()).await?;
-    if key.is_none() {
-        tracing::warn!("no signing key found: sign-offs will be recorded unsigned");
-    }
-    Ok(Operator { name, key })
 }
 
 /// Install the file logger: nothing is printed to the terminal while the TUI is up.
@@ -244,8 +201,29 @@ fn init_logging(state: &Path) -> Option<tracing_appender::non_blocking::WorkerGu
     Some(guard)
 }
 
-pub fn log_file(global: &Global) -> PathBuf {
-    paths::log_dir(&paths::state_dir(global.state_dir.as_deref())).join("rehearse.log")
+/// The TUI, with its outcome turned into an exit code and a last word on the terminal.
+pub async fn open_tui(
+    rb: Runbook,
+    vars: Vec<(String, String)>,
+    run_dir: Option<PathBuf>,
+    global: &Global,
+    targets: TargetOptions,
+) -> i32 {
+    let opts = global.session_options(targets);
+    match crate::tui::open(rb, vars, run_dir, opts, global.theme.clone()).await {
+        Ok(dir) => {
+            eprintln!("run: {}", dir.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILED
+            }
+        }
+    }
 }
 
 /// Dispatch a parsed command line; returns the process exit code.
@@ -327,12 +305,12 @@ pub fn main(cli: Cli) -> i32 {
         )),
         None => match cli.runbook {
             Some(p) => match load(&p) {
-                Ok(rb) => rt.block_on(crate::tui::open(
+                Ok(rb) => rt.block_on(open_tui(
                     rb,
                     cli.vars,
                     cli.run_dir,
-                    cli.global,
-                    None,
+                    &cli.global,
+                    TargetOptions::default(),
                 )),
                 Err(c) => c,
             },

@@ -11,8 +11,8 @@ use crate::exec::target::TargetOptions;
 use crate::exec::{Cancel, ConnectErrorKind, Prompter};
 use crate::journal::{Event, Outcome};
 use crate::runbook::Runbook;
-use crate::runner::{Runner, RunnerEvent, new_run_dir};
-use crate::session::paths;
+use crate::runner::{Runner, RunnerEvent};
+use crate::session::Session;
 
 /// A `confirm = true` command run headless: ask on a terminal, else refuse unless `--yes`.
 /// Returns the refusal, if any.
@@ -64,21 +64,16 @@ pub async fn run_step(
         return EXIT_USAGE;
     };
     let n_commands = st.commands.len();
-    let Session {
-        vars,
-        executors: execs,
-        operator,
-    } = match session(&rb, vars_given, &opts, &prompter, global).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let state = paths::state_dir(global.state_dir.as_deref());
-    let run_dir = run_dir.unwrap_or_else(|| new_run_dir(&paths::runs_dir(&state), &rb.id));
+    let session =
+        match Session::build(rb, vars_given, &global.session_options(opts), &prompter).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("rehearse: {e}");
+                return EXIT_USAGE;
+            }
+        };
     let (tx, mut rx) = mpsc::channel(1024);
-    let opened = match Runner::open(Arc::new(rb), vars, execs, operator, run_dir.clone(), tx) {
+    let opened = match session.open_run(run_dir, tx) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -93,6 +88,7 @@ pub async fn run_step(
         );
     }
     let runner = opened.runner;
+    let run_dir = runner.run_dir().to_path_buf();
     let printer = tokio::spawn(async move {
         let mut stdout = std::io::stdout();
         let mut stderr = std::io::stderr();
@@ -196,6 +192,11 @@ pub async fn run_step(
                 break;
             }
         }
+    }
+    // Every line is on disk before we say where the run is (the writer drains its queue).
+    if let Err(e) = runner.close(std::time::Duration::from_secs(5)).await {
+        eprintln!("rehearse: journal: {e}");
+        code = EXIT_FAILED;
     }
     drop(runner);
     let _ = printer.await;

@@ -11,7 +11,7 @@ use crate::exec::target::TargetOptions;
 use crate::exec::{Cancel, Headless, Prompter};
 use crate::journal::Event;
 use crate::report;
-use crate::runner::Runner;
+use crate::session::Session;
 
 /// `rehearse watch`: resume the run and keep its monitoring window going.
 pub async fn watch_cmd(
@@ -49,15 +49,8 @@ pub async fn watch_cmd(
     let prompter: Arc<dyn Prompter> = Arc::new(Headless {
         accept_new_host_key,
     });
-    let opts = TargetOptions {
-        ssh_config: global.ssh_config.clone(),
-        ..Default::default()
-    };
-    let Session {
-        vars,
-        executors: execs,
-        operator,
-    } = match session(&rb, &vars, &opts, &prompter, global).await {
+    let opts = global.session_options(TargetOptions::default());
+    let session = match Session::build(rb, &vars, &opts, &prompter).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -66,14 +59,7 @@ pub async fn watch_cmd(
     };
     let (tx, mut rx) = mpsc::channel(1024);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let opened = match Runner::open(
-        Arc::new(rb),
-        vars,
-        execs,
-        operator,
-        run_dir.to_path_buf(),
-        tx,
-    ) {
+    let opened = match session.open_run(Some(run_dir.to_path_buf()), tx) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("rehearse: {e}");
@@ -109,6 +95,7 @@ pub async fn watch_cmd(
         }
     })
     .await;
+    let closed = opened.runner.close(Duration::from_secs(5)).await;
     let entries = crate::journal::read_entries(run_dir).unwrap_or_default();
     let p = crate::gate::monitor_progress(
         &rb,
@@ -137,6 +124,10 @@ pub async fn watch_cmd(
                 format!("; unwatched gaps: {}", gaps.join(", "))
             }
         );
+    }
+    if let Err(e) = closed {
+        eprintln!("rehearse: journal: {e}");
+        return EXIT_FAILED;
     }
     match result {
         Ok(crate::runner::monitor::WindowEnd::Complete) => 0,

@@ -132,6 +132,11 @@ pub enum Event {
         bytes: u64,
         saved_as: String,
     },
+    /// The previous session quit before its writer could drain: this many events it had
+    /// accepted were never written.
+    Unrecorded {
+        count: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -179,6 +184,7 @@ impl Event {
             Event::WatchStarted { .. } => "watch_started",
             Event::WatchStopped { .. } => "watch_stopped",
             Event::TornTail { .. } => "torn_tail",
+            Event::Unrecorded { .. } => "unrecorded",
         }
     }
 }

@@ -48,6 +48,8 @@ pub enum JournalError {
     },
     #[error("{0}: no journal here (expected {JOURNAL_FILE})")]
     Missing(PathBuf),
+    #[error("{0}: a run already exists here")]
+    Exists(PathBuf),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -102,27 +104,69 @@ impl Journal {
         self.next_seq
     }
 
-    /// Create a new run directory's journal with its first event.
-    pub fn create(dir: &Path, first: Event) -> Result<(Journal, Appended), JournalError> {
+    /// Create a new run directory's journal with its first event, atomically: the first line
+    /// (and `extra` files, such as the runbook copy) are written and fsync'd under a temporary
+    /// name, then linked into place with a call that fails if a journal is already there. Two
+    /// processes creating one run: one wins; the other gets [`JournalError::Exists`] and can
+    /// join the run instead. No one ever sees an empty journal or a journal without its first
+    /// line.
+    pub fn create(
+        dir: &Path,
+        first: Event,
+        extra: &[(&str, &[u8])],
+    ) -> Result<(Journal, Appended), JournalError> {
         fs::create_dir_all(dir.join(outputs::OUTPUTS_DIR)).map_err(io(dir))?;
         let path = dir.join(JOURNAL_FILE);
+        if path.exists() {
+            return Err(JournalError::Exists(dir.to_path_buf()));
+        }
+        for (name, bytes) in extra {
+            let target = dir.join(name);
+            if !target.exists() {
+                write_durably(&target, bytes)?;
+            }
+        }
+        let entry = Entry {
+            seq: 0,
+            ts: now_rfc3339(),
+            event: first,
+            prev: GENESIS.to_string(),
+        };
+        let line = encode(&path, &entry)?;
+        let tmp = dir.join(format!(".journal.new-{}", std::process::id()));
+        write_durably(&tmp, format!("{line}\n").as_bytes())?;
+        let linked = fs::hard_link(&tmp, &path);
+        let _ = fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(JournalError::Exists(dir.to_path_buf()));
+            }
+            Err(e) => return Err(io(&path)(e)),
+        }
+        sync_dir(dir);
         let file = OpenOptions::new()
-            .create_new(true)
             .read(true)
             .append(true)
             .open(&path)
             .map_err(io(&path))?;
-        sync_dir(dir);
-        let mut j = Journal {
+        let len = line.len() as u64 + 1;
+        let j = Journal {
             dir: dir.to_path_buf(),
             path,
             file,
-            len: 0,
-            next_seq: 0,
-            last_hash: GENESIS.to_string(),
+            len,
+            next_seq: 1,
+            last_hash: sha256_hex(line.as_bytes()),
         };
-        let appended = j.append(first)?;
-        Ok((j, appended))
+        Ok((
+            j,
+            Appended {
+                entry,
+                line,
+                foreign: Vec::new(),
+            },
+        ))
     }
 
     /// Open an existing journal for appending. Returns every entry, and the torn tail if the
@@ -198,6 +242,25 @@ impl Journal {
         result
     }
 
+    /// Append an event and, under the same lock, the event `then` builds from the exact bytes
+    /// just written (a signature): nothing another process appends can come between them.
+    pub fn append_then(
+        &mut self,
+        event: Event,
+        then: impl FnOnce(&Appended) -> Option<Event>,
+    ) -> Result<(Appended, Option<Appended>), JournalError> {
+        self.file.lock().map_err(io(&self.path))?;
+        let result = self.append_locked(event).and_then(|first| {
+            let second = match then(&first) {
+                Some(ev) => Some(self.append_locked(ev)?),
+                None => None,
+            };
+            Ok((first, second))
+        });
+        let _ = self.file.unlock();
+        result
+    }
+
     fn append_locked(&mut self, event: Event) -> Result<Appended, JournalError> {
         let foreign = self.read_new()?;
         let entry = Entry {
@@ -206,11 +269,7 @@ impl Journal {
             event,
             prev: self.last_hash.clone(),
         };
-        let line = serde_json::to_string(&entry).map_err(|e| JournalError::Corrupt {
-            path: self.path.clone(),
-            line: entry.seq + 1,
-            message: format!("cannot encode event: {e}"),
-        })?;
+        let line = encode(&self.path, &entry)?;
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
@@ -286,6 +345,20 @@ impl Journal {
     }
 }
 
+fn encode(path: &Path, entry: &Entry) -> Result<String, JournalError> {
+    serde_json::to_string(entry).map_err(|e| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        line: entry.seq + 1,
+        message: format!("cannot encode event: {e}"),
+    })
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), JournalError> {
+    let mut f = File::create(path).map_err(io(path))?;
+    f.write_all(bytes).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
 /// Make a new directory entry durable (best effort: not every platform can fsync a directory).
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
@@ -336,7 +409,7 @@ mod tests {
     #[test]
     fn chain_links_each_line_to_the_previous() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(io(Path::new("tmp")))?;
-        let (mut j, first) = Journal::create(dir.path(), note("one"))?;
+        let (mut j, first) = Journal::create(dir.path(), note("one"), &[])?;
         let second = j.append(note("two"))?;
         assert_eq!(first.entry.prev, GENESIS);
         assert_eq!(second.entry.prev, sha256_hex(first.line.as_bytes()));
@@ -355,7 +428,7 @@ mod tests {
     #[test]
     fn two_writers_interleave_and_learn_of_each_other() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(io(Path::new("tmp")))?;
-        let (mut a, _) = Journal::create(dir.path(), note("a0"))?;
+        let (mut a, _) = Journal::create(dir.path(), note("a0"), &[])?;
         let (mut b, seen, torn) = Journal::open(dir.path())?;
         assert_eq!((seen.len(), torn), (1, None));
         b.append(note("b1"))?;
@@ -370,7 +443,7 @@ mod tests {
     #[test]
     fn torn_tail_is_moved_aside_and_recorded() -> Result<(), JournalError> {
         let dir = tempfile::tempdir().map_err(io(Path::new("tmp")))?;
-        let (j, _) = Journal::create(dir.path(), note("a0"))?;
+        let (j, _) = Journal::create(dir.path(), note("a0"), &[])?;
         drop(j);
         let path = dir.path().join(JOURNAL_FILE);
         let mut f = OpenOptions::new()

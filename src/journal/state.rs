@@ -22,6 +22,8 @@ pub struct RunState {
     pub watch_marks: Vec<(u64, String, bool)>,
     pub gate: Option<(bool, Vec<String>)>,
     pub torn_tails: Vec<(u64, String)>,
+    /// (seq, count): events a session accepted but quit before writing.
+    pub unrecorded: Vec<(u64, u64)>,
     pub last_seq: Option<u64>,
     pub last_ts: String,
 }
@@ -56,6 +58,8 @@ pub struct CommandRun {
     pub run: String,
     pub target: String,
     pub operator: String,
+    /// The process that ran it (`hostname:pid`).
+    pub session: Option<String>,
     pub outcome: Outcome,
     pub exit_status: Option<u32>,
     pub signal: Option<String>,
@@ -270,8 +274,8 @@ impl RunState {
                 reason,
             } => {
                 let started = self.running.remove(started_seq);
-                let (run, target, operator, ts) = started
-                    .map(|r| (r.run, r.target, r.operator, r.ts))
+                let (run, target, operator, ts, session) = started
+                    .map(|r| (r.run, r.target, r.operator, r.ts, r.session))
                     .unwrap_or_default();
                 self.step_mut(step).runs.push(CommandRun {
                     command: command.clone(),
@@ -281,6 +285,7 @@ impl RunState {
                     run,
                     target,
                     operator,
+                    session,
                     outcome: *outcome,
                     exit_status: *exit_status,
                     signal: signal.clone(),
@@ -373,6 +378,7 @@ impl RunState {
                 reason: reason.clone(),
             }),
             Event::TornTail { saved_as, .. } => self.torn_tails.push((e.seq, saved_as.clone())),
+            Event::Unrecorded { count } => self.unrecorded.push((e.seq, *count)),
         }
     }
 

@@ -20,8 +20,55 @@ use crate::secret::{Redactor, StreamRedactor};
 mod judge;
 pub mod monitor;
 mod open;
+pub mod process;
+pub mod writer;
 pub use judge::{CommandResult, judge};
-pub use open::{Opened, new_run_dir};
+pub use open::{Opened, RUNBOOK_COPY, new_run_dir};
+pub use writer::{Recorder, Writer};
+
+/// What can go wrong driving a run, with what a person needs to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Journal(JournalError),
+    #[error("cannot write output for the journal in {path}: {source}")]
+    Output {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no step `{0}` in this runbook")]
+    UnknownStep(String),
+    #[error("step `{step}` has no command #{index}")]
+    UnknownCommand { step: String, index: usize },
+    #[error("no target `{0}` in this session")]
+    UnknownTarget(String),
+    #[error("{run_dir}: this run is of runbook `{recorded}`, not `{given}`", run_dir = run_dir.display())]
+    OtherRunbook {
+        run_dir: PathBuf,
+        recorded: String,
+        given: String,
+    },
+    #[error("{run_dir}: the runbook changed since this run started (recorded sha256 {recorded}, given {given}); finish it with the runbook it started with, or start a new run", run_dir = run_dir.display())]
+    ChangedRunbook {
+        run_dir: PathBuf,
+        recorded: String,
+        given: String,
+    },
+    #[error("the runbook's gate has no [gate.monitor]")]
+    NoMonitor,
+    #[error("cannot render `{what}`: {message}")]
+    Render { what: String, message: String },
+    #[error("redaction failed, nothing was written: {0}")]
+    Redaction(String),
+    #[error("the sign-off was recorded UNSIGNED: {0}")]
+    Signing(String),
+    #[error("the journal writer has stopped; nothing more can be recorded in this session")]
+    WriterGone,
+    #[error(
+        "{left} event(s) were still waiting to be written after {waited:?}; the run is marked for recovery"
+    )]
+    Undrained { left: usize, waited: Duration },
+}
 
 /// Stdout kept in memory per command for `expect.stdout`; the full output is on disk.
 const EXPECT_CAPTURE: usize = 8 * 1024 * 1024;
@@ -65,7 +112,7 @@ pub struct Runner {
     pub runbook: Arc<Runbook>,
     vars: Vars,
     redactor: Redactor,
-    journal: Arc<Mutex<Journal>>,
+    writer: Writer,
     run_dir: PathBuf,
     executors: BTreeMap<String, Arc<dyn Executor>>,
     pub operator: Operator,
@@ -105,89 +152,20 @@ impl Runner {
         }
     }
 
-    /// Append an event (fsync'd), and tell the listener about it and anything other processes
-    /// appended before it. Secret values are redacted from every text field first.
-    pub async fn record(&self, event: Event) -> Result<Entry, JournalError> {
-        let mut event = self.redact_event(event);
-        if let Event::Signoff {
-            key_fingerprint, ..
-        } = &mut event
-        {
-            key_fingerprint.clone_from(&self.operator.key_fingerprint());
-        }
-        let appended = self.append(event).await?;
-        // A sign-off is signed over the exact bytes just written, and the signature follows it.
-        if let (Event::Signoff { .. }, Some(key)) = (&appended.entry.event, &self.operator.key) {
-            match key.sign(appended.line.as_bytes()).await {
-                Ok(signature) => {
-                    self.append(Event::Signature {
-                        signs_seq: appended.entry.seq,
-                        key_fingerprint: key.fingerprint(),
-                        signature,
-                    })
-                    .await?;
-                }
-                Err(e) => {
-                    let _ = self
-                        .tx
-                        .send(RunnerEvent::JournalFailed(format!(
-                            "sign-off recorded unsigned: {e}"
-                        )))
-                        .await;
-                }
-            }
-        }
-        Ok(appended.entry)
+    /// Append an event through the ordered writer and wait until it is on disk; sign-offs are
+    /// signed with the operator's key and their signature line follows them.
+    pub async fn record(&self, event: Event) -> Result<Entry, RunnerError> {
+        self.writer.recorder().record(event).await
     }
 
-    async fn append(&self, event: Event) -> Result<crate::journal::Appended, JournalError> {
-        let journal = self.journal.clone();
-        let appended = tokio::task::spawn_blocking(move || {
-            journal
-                .lock()
-                .map_err(|_| poisoned())
-                .and_then(|mut j| j.append(event))
-        })
-        .await
-        .map_err(|_| poisoned())??;
-        for e in &appended.foreign {
-            let _ = self.tx.send(RunnerEvent::Recorded(e.clone())).await;
-        }
-        let _ = self
-            .tx
-            .send(RunnerEvent::Recorded(appended.entry.clone()))
-            .await;
-        Ok(appended)
+    /// Queue an event without waiting (the TUI: the line shows when the writer reports it).
+    pub fn submit(&self, event: Event) -> Result<(), RunnerError> {
+        self.writer.recorder().submit(event)
     }
 
-    /// Lines other processes appended (following the journal live).
-    pub async fn poll(&self) -> Result<usize, JournalError> {
-        let journal = self.journal.clone();
-        let new = tokio::task::spawn_blocking(move || {
-            journal
-                .lock()
-                .map_err(|_| poisoned())
-                .and_then(|mut j| j.poll())
-        })
-        .await
-        .map_err(|_| poisoned())??;
-        let n = new.len();
-        for e in new {
-            let _ = self.tx.send(RunnerEvent::Recorded(e)).await;
-        }
-        Ok(n)
-    }
-
-    fn redact_event(&self, event: Event) -> Event {
-        if self.redactor.is_empty() {
-            return event;
-        }
-        // Round-trip through JSON so every string field is covered, whatever the kind.
-        let Ok(json) = serde_json::to_string(&event) else {
-            return event;
-        };
-        let red = self.redactor.redact_str(&json);
-        serde_json::from_str(&red).unwrap_or(event)
+    /// Write what is queued and stop the writer (see [`Writer::close`]).
+    pub async fn close(&self, deadline: Duration) -> Result<(), RunnerError> {
+        self.writer.close(deadline).await
     }
 
     /// Record that `step`'s command `index` is starting, run it, record how it ended.
@@ -196,14 +174,15 @@ impl Runner {
         step_id: &str,
         index: usize,
         cancel: Cancel,
-    ) -> Result<CommandResult, JournalError> {
+    ) -> Result<CommandResult, RunnerError> {
         let Some(step) = self.runbook.step(step_id) else {
-            return Err(JournalError::Missing(PathBuf::from(step_id)));
+            return Err(RunnerError::UnknownStep(step_id.to_string()));
         };
         let Some(cmd) = step.commands.get(index) else {
-            return Err(JournalError::Missing(PathBuf::from(format!(
-                "{step_id}#{index}"
-            ))));
+            return Err(RunnerError::UnknownCommand {
+                step: step_id.to_string(),
+                index,
+            });
         };
         self.run(step_id, cmd, cancel).await
     }
@@ -213,7 +192,7 @@ impl Runner {
         step_id: &str,
         cmd: &Command,
         cancel: Cancel,
-    ) -> Result<CommandResult, JournalError> {
+    ) -> Result<CommandResult, RunnerError> {
         let rendered = match cmd.run.render(&self.vars) {
             Ok(r) => r,
             Err(e) => {
@@ -233,7 +212,7 @@ impl Runner {
                 target: cmd.target.clone(),
                 run: rendered.display.clone(),
                 operator: self.operator.name.clone(),
-                session: Some(crate::session::paths::session_id()),
+                session: Some(process::session_id()),
             })
             .await?;
         let x = self
@@ -261,11 +240,14 @@ impl Runner {
         &self,
         cmd: &Command,
         cancel: Cancel,
-    ) -> Result<(Entry, CommandResult), JournalError> {
+    ) -> Result<(Entry, CommandResult), RunnerError> {
         let rendered = cmd
             .run
             .render(&self.vars)
-            .map_err(|e| JournalError::Missing(PathBuf::from(e)))?;
+            .map_err(|message| RunnerError::Render {
+                what: format!("probe {}", cmd.name),
+                message,
+            })?;
         // Probe output is spooled under an id no command start can have.
         let spool_id = u64::MAX / 2
             + self
@@ -296,15 +278,15 @@ impl Runner {
         spool_id: u64,
         command: crate::secret::SecretString,
         cancel: Cancel,
-    ) -> Result<Executed, JournalError> {
+    ) -> Result<Executed, RunnerError> {
         let begun = Instant::now();
-        let io_err = |e: std::io::Error| JournalError::Io {
+        let io_err = |e: std::io::Error| RunnerError::Output {
             path: self.run_dir.join("outputs"),
             source: e,
         };
         let mut spool = OutputSpool::create(&self.run_dir, spool_id).map_err(io_err)?;
         let Some(exec) = self.executors.get(&cmd.target).cloned() else {
-            return Err(JournalError::Missing(PathBuf::from(&cmd.target)));
+            return Err(RunnerError::UnknownTarget(cmd.target.clone()));
         };
         let pty = cmd.pty.then(|| {
             self.pty_size
@@ -471,11 +453,4 @@ struct Executed {
     exit_status: Option<u32>,
     signal: Option<String>,
     duration_ms: u64,
-}
-
-fn poisoned() -> JournalError {
-    JournalError::Io {
-        path: PathBuf::from("journal"),
-        source: std::io::Error::other("journal writer panicked"),
-    }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::exec::Cancel;
 use crate::gate;
 use crate::journal::state::RunState;
-use crate::journal::{Entry, Event, JournalError};
-use crate::runner::Runner;
+use crate::journal::{Entry, Event};
+use crate::runner::{Runner, RunnerError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WindowEnd {
@@ -24,12 +24,10 @@ pub async fn watch(
     mut state: RunState,
     stop: &Cancel,
     mut on_probe: impl FnMut(&Entry),
-) -> Result<WindowEnd, JournalError> {
+) -> Result<WindowEnd, RunnerError> {
     let rb = runner.runbook.clone();
     let Some(m) = rb.gate.monitor.clone() else {
-        return Err(JournalError::Missing(
-            "the runbook's gate has no [gate.monitor]".into(),
-        ));
+        return Err(RunnerError::NoMonitor);
     };
     let e = runner
         .record(Event::WatchStarted {

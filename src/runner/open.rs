@@ -11,6 +11,9 @@ pub struct Opened {
     pub resumed: bool,
 }
 
+/// The runbook as the run started with it, kept beside the journal.
+pub const RUNBOOK_COPY: &str = "runbook.toml";
+
 pub fn new_run_dir(runs: &Path, runbook_id: &str) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
@@ -43,7 +46,8 @@ fn git_commit(path: &Path) -> Option<String> {
 }
 
 impl Runner {
-    /// Create a run (or resume the one in `run_dir` if it holds a journal).
+    /// Create a run in `run_dir`, or join the one already there (a restart, a second operator,
+    /// or another process that created it a moment before us).
     pub fn open(
         runbook: Arc<Runbook>,
         vars: Vars,
@@ -51,90 +55,26 @@ impl Runner {
         operator: Operator,
         run_dir: PathBuf,
         tx: mpsc::Sender<RunnerEvent>,
-    ) -> Result<Opened, JournalError> {
+    ) -> Result<Opened, RunnerError> {
         let redactor = Redactor::new(&vars.secret_values());
-        let (journal, entries, torn, resumed) =
-            if run_dir.join(crate::journal::JOURNAL_FILE).exists() {
-                let (mut j, mut entries, torn) = Journal::open(&run_dir)?;
-                let state = RunState::from_entries(&entries);
-                if !state.runbook_id.is_empty() && state.runbook_id != runbook.id {
-                    return Err(JournalError::Corrupt {
-                        path: run_dir.clone(),
-                        line: 1,
-                        message: format!(
-                            "this run is of runbook `{}`, not `{}`",
-                            state.runbook_id, runbook.id
-                        ),
-                    });
-                }
-                // Commands whose process died with them: finish them as interrupted, keeping the
-                // output that reached the disk.
-                for (seq, r) in &state.running {
-                    if r.session
-                        .as_deref()
-                        .is_none_or(crate::session::paths::session_is_dead)
-                    {
-                        let (sha, len) = outputs::recover_partial(&run_dir, *seq).map_err(|e| {
-                            JournalError::Io {
-                                path: run_dir.clone(),
-                                source: e,
-                            }
-                        })?;
-                        let a = j.append(Event::CommandFinished {
-                            step: r.step.clone(),
-                            command: r.command.clone(),
-                            started_seq: *seq,
-                            exit_status: None,
-                            signal: None,
-                            duration_ms: 0,
-                            output_sha256: sha,
-                            output_bytes: len,
-                            outcome: Outcome::Interrupted,
-                            reason: Some("the session running it ended before it finished".into()),
-                        })?;
-                        entries.extend(a.foreign);
-                        entries.push(a.entry);
-                    }
-                }
-                let a = j.append(Event::Resumed {
-                    operator: operator.name.clone(),
-                    operator_key: operator.key_openssh(),
-                })?;
-                entries.extend(a.foreign);
-                entries.push(a.entry);
+        let created = if run_dir.join(crate::journal::JOURNAL_FILE).exists() {
+            None
+        } else {
+            create(&runbook, &vars, &operator, &run_dir, &redactor)?
+        };
+        let (journal, entries, torn, resumed) = match created {
+            Some((j, first)) => (j, vec![first], None, false),
+            None => {
+                let (j, entries, torn) = resume(&runbook, &operator, &run_dir)?;
                 (j, entries, torn, true)
-            } else {
-                let secret_vars = runbook
-                    .vars
-                    .iter()
-                    .filter(|v| v.secret)
-                    .map(|v| v.name.clone())
-                    .collect();
-                let (j, first) = Journal::create(
-                    &run_dir,
-                    Event::RunStarted {
-                        runbook_id: runbook.id.clone(),
-                        runbook_title: runbook.title.clone(),
-                        runbook_path: runbook.source.path.display().to_string(),
-                        runbook_sha256: runbook.source.sha256.clone(),
-                        runbook_git_commit: git_commit(&runbook.source.path),
-                        operator: operator.name.clone(),
-                        operator_key: operator.key_openssh(),
-                        vars: vars.public_values(),
-                        secret_vars,
-                        rehearse_version: env!("CARGO_PKG_VERSION").to_string(),
-                    },
-                )?;
-                // Keep the runbook beside its journal, so the run can be exported and checked
-                // without the original file.
-                let _ = std::fs::write(run_dir.join("runbook.toml"), &runbook.source.text);
-                (j, vec![first.entry], None, false)
-            };
+            }
+        };
+        let writer = Writer::start(journal, redactor.clone(), operator.key.clone(), tx.clone());
         let runner = Arc::new(Runner {
             runbook,
             vars,
             redactor,
-            journal: Arc::new(Mutex::new(journal)),
+            writer,
             run_dir,
             executors,
             operator,
@@ -149,4 +89,118 @@ impl Runner {
             resumed,
         })
     }
+}
+
+/// A new run: `None` if another process created it first (then join it).
+fn create(
+    runbook: &Runbook,
+    vars: &Vars,
+    operator: &Operator,
+    run_dir: &Path,
+    redactor: &Redactor,
+) -> Result<Option<(Journal, Entry)>, RunnerError> {
+    let secret_vars = runbook
+        .vars
+        .iter()
+        .filter(|v| v.secret)
+        .map(|v| v.name.clone())
+        .collect();
+    let first = writer::redact_event(
+        redactor,
+        Event::RunStarted {
+            runbook_id: runbook.id.clone(),
+            runbook_title: runbook.title.clone(),
+            runbook_path: runbook.source.path.display().to_string(),
+            runbook_sha256: runbook.source.sha256.clone(),
+            runbook_git_commit: git_commit(&runbook.source.path),
+            operator: operator.name.clone(),
+            operator_key: operator.key_openssh(),
+            vars: vars.public_values(),
+            secret_vars,
+            rehearse_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    )?;
+    // The runbook is kept beside its journal (written before the journal appears), so the run
+    // can be exported and checked without the original file.
+    let extra: [(&str, &[u8]); 1] = [(RUNBOOK_COPY, runbook.source.text.as_bytes())];
+    match Journal::create(run_dir, first, &extra) {
+        Ok((j, first)) => Ok(Some((j, first.entry))),
+        Err(JournalError::Exists(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Join an existing run: same runbook (id and digest), commands whose process died finished as
+/// interrupted, a lost tail of the last session recorded, then a `resumed` line.
+fn resume(
+    runbook: &Runbook,
+    operator: &Operator,
+    run_dir: &Path,
+) -> Result<(Journal, Vec<Entry>, Option<TornTail>), RunnerError> {
+    let (mut j, mut entries, torn) = Journal::open(run_dir)?;
+    let state = RunState::from_entries(&entries);
+    if !state.runbook_id.is_empty() && state.runbook_id != runbook.id {
+        return Err(RunnerError::OtherRunbook {
+            run_dir: run_dir.to_path_buf(),
+            recorded: state.runbook_id.clone(),
+            given: runbook.id.clone(),
+        });
+    }
+    if !state.runbook_sha256.is_empty() && state.runbook_sha256 != runbook.source.sha256 {
+        return Err(RunnerError::ChangedRunbook {
+            run_dir: run_dir.to_path_buf(),
+            recorded: state.runbook_sha256.clone(),
+            given: runbook.source.sha256.clone(),
+        });
+    }
+    let mut append = |j: &mut Journal, ev: Event| -> Result<(), RunnerError> {
+        let a = j.append(ev)?;
+        entries.extend(a.foreign);
+        entries.push(a.entry);
+        Ok(())
+    };
+    // Commands whose process died with them: finish them as interrupted, keeping the output
+    // that reached the disk.
+    for (seq, r) in &state.running {
+        if r.session
+            .as_deref()
+            .is_none_or(super::process::session_is_dead)
+        {
+            let (sha, len) =
+                outputs::recover_partial(run_dir, *seq).map_err(|e| RunnerError::Output {
+                    path: run_dir.to_path_buf(),
+                    source: e,
+                })?;
+            append(
+                &mut j,
+                Event::CommandFinished {
+                    step: r.step.clone(),
+                    command: r.command.clone(),
+                    started_seq: *seq,
+                    exit_status: None,
+                    signal: None,
+                    duration_ms: 0,
+                    output_sha256: sha,
+                    output_bytes: len,
+                    outcome: Outcome::Interrupted,
+                    reason: Some("the session running it ended before it finished".into()),
+                },
+            )?;
+        }
+    }
+    // A previous session that quit before its writer drained left a count behind.
+    let marker = run_dir.join(writer::UNRECORDED_FILE);
+    if let Ok(text) = std::fs::read_to_string(&marker) {
+        let count = text.trim().parse().unwrap_or(0);
+        append(&mut j, Event::Unrecorded { count })?;
+        let _ = std::fs::remove_file(&marker);
+    }
+    append(
+        &mut j,
+        Event::Resumed {
+            operator: operator.name.clone(),
+            operator_key: operator.key_openssh(),
+        },
+    )?;
+    Ok((j, entries, torn))
 }

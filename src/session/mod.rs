@@ -1,5 +1,149 @@
-//! Everything a run needs, built once: where state lives, settings, who acts, the runbook's
-//! values and executors. The TUI and every headless command start here.
+//! Everything a run needs, built once: settings (the config file, read once), where state
+//! lives, who acts and the key they sign with, the runbook, its variables and an executor per
+//! target. The TUI and every headless command (`run`, `watch`, `signoff`, the demo) start here,
+//! so they can never disagree about any of it.
 
 pub mod paths;
 pub mod settings;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::exec::target::{self, TargetOptions};
+use crate::exec::{Executor, Prompter};
+use crate::runbook::{Runbook, Vars};
+use crate::runner::{Opened, Operator, Runner, RunnerError, RunnerEvent};
+pub use settings::Settings;
+
+/// What the person asked for on the command line (or the demo set up).
+#[derive(Clone, Default)]
+pub struct SessionOptions {
+    pub operator: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub signing_key: Option<PathBuf>,
+    /// Pins, in-memory keys and the ssh_config path for the executors.
+    pub targets: TargetOptions,
+    /// The config file, read once by whoever builds the options.
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Vars(String),
+    #[error("variables without a value: {}", .0.join(", "))]
+    Missing(Vec<String>),
+    #[error("{0}")]
+    Targets(String),
+    #[error("signing key: {0}")]
+    Signer(String),
+}
+
+pub struct Session {
+    pub runbook: Arc<Runbook>,
+    pub vars: Vars,
+    pub executors: BTreeMap<String, Arc<dyn Executor>>,
+    pub operator: Operator,
+    pub settings: Settings,
+    pub state_dir: PathBuf,
+}
+
+impl Session {
+    /// Resolve every variable (all must have a value), build the executors, find the operator
+    /// and their signing key.
+    pub async fn build(
+        runbook: Runbook,
+        given: &[(String, String)],
+        opts: &SessionOptions,
+        prompter: &Arc<dyn Prompter>,
+    ) -> Result<Session, SessionError> {
+        let settings = opts.settings.clone();
+        let (vars, missing) = runbook.resolve_vars(given).map_err(SessionError::Vars)?;
+        if !missing.is_empty() {
+            return Err(SessionError::Missing(missing_hints(&runbook, &missing)));
+        }
+        let executors = target::executors(&runbook, &vars, &opts.targets, prompter)
+            .map_err(SessionError::Targets)?;
+        let operator = operator(opts, &settings).await?;
+        Ok(Session {
+            runbook: Arc::new(runbook),
+            vars,
+            executors,
+            operator,
+            state_dir: paths::state_dir(opts.state_dir.as_deref()),
+            settings,
+        })
+    }
+
+    /// A fresh run directory under the state dir.
+    pub fn new_run_dir(&self) -> PathBuf {
+        crate::runner::new_run_dir(&paths::runs_dir(&self.state_dir), &self.runbook.id)
+    }
+
+    /// Create or join the run in `run_dir` (a new one when `None`). The runner's events, and
+    /// every journal line (ours and other processes'), arrive on `tx` in file order.
+    pub fn open_run(
+        self,
+        run_dir: Option<PathBuf>,
+        tx: mpsc::Sender<RunnerEvent>,
+    ) -> Result<Opened, RunnerError> {
+        let run_dir = run_dir.unwrap_or_else(|| self.new_run_dir());
+        Runner::open(
+            self.runbook,
+            self.vars,
+            self.executors,
+            self.operator,
+            run_dir,
+            tx,
+        )
+    }
+}
+
+fn missing_hints(rb: &Runbook, missing: &[String]) -> Vec<String> {
+    missing
+        .iter()
+        .map(|m| {
+            match rb
+                .vars
+                .iter()
+                .find(|v| &v.name == m)
+                .and_then(|v| v.env.clone())
+            {
+                Some(e) => format!("--var {m}=... or ${e}"),
+                None => format!("--var {m}=..."),
+            }
+        })
+        .collect()
+}
+
+/// Who acts, and the key their sign-offs are signed with (`--signing-key`, `signing_key` in
+/// the config, else ssh-agent's first key, else an unencrypted default identity).
+pub async fn operator(
+    opts: &SessionOptions,
+    settings: &Settings,
+) -> Result<Operator, SessionError> {
+    let name = opts
+        .operator
+        .clone()
+        .or_else(|| settings.operator.clone())
+        .unwrap_or_else(target::login_name);
+    let explicit = opts
+        .signing_key
+        .clone()
+        .or_else(|| settings.signing_key.clone());
+    let key = crate::journal::sign::discover(explicit.as_deref(), &target::home_dir())
+        .await
+        .map_err(SessionError::Signer)?;
+    if key.is_none() {
+        tracing::warn!("no signing key found: sign-offs will be recorded unsigned");
+    }
+    Ok(Operator { name, key })
+}
+
+/// The app log: nothing is printed to the terminal while the TUI is up.
+pub fn log_file(state_dir: &Path) -> PathBuf {
+    paths::log_dir(state_dir).join("rehearse.log")
+}

@@ -152,6 +152,14 @@ impl Widget for DialogView<'_> {
                 None,
                 "y / Enter tick   n / Esc leave it",
             ),
+            Dialog::Alert { title, text } => (
+                title.as_str(),
+                text.lines()
+                    .map(|l| Line::styled(l.to_string(), t.failed))
+                    .collect(),
+                None,
+                "a acknowledge",
+            ),
             Dialog::Quit => (
                 "Quit?",
                 vec![Line::styled(

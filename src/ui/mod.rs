@@ -48,7 +48,12 @@ pub struct Areas {
 }
 
 pub fn layout(app: &App) -> Areas {
-    let area = Rect::new(0, 0, app.size.0, app.size.1);
+    layout_at(app, app.size)
+}
+
+/// The areas at a given terminal size (the runtime measures a new size before telling the app).
+pub fn layout_at(app: &App, size: (u16, u16)) -> Areas {
+    let area = Rect::new(0, 0, size.0, size.1);
     let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let left_w = (main.width * 36 / 100).clamp(LEFT_MIN, LEFT_MAX);
     let [left, right] =
@@ -78,6 +83,26 @@ pub fn layout(app: &App) -> Areas {
 
 fn contains(r: Rect, x: u16, y: u16) -> bool {
     x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height
+}
+
+/// Inside of the log pane (columns, rows) at a terminal size: the size a PTY command sees.
+pub fn log_inside(app: &App, size: (u16, u16)) -> (u16, u16) {
+    let a = layout_at(app, size).log;
+    (
+        a.width.saturating_sub(2).max(1),
+        a.height.saturating_sub(2).max(1),
+    )
+}
+
+/// What is under the mouse at (column, row).
+pub fn hit(app: &App, x: u16, y: u16) -> crate::action::Hit {
+    let pane = pane_at(app, x, y);
+    let step = if pane == Some(Pane::Steps) {
+        step_at(app, y)
+    } else {
+        None
+    };
+    crate::action::Hit { pane, step }
 }
 
 pub fn pane_at(app: &App, x: u16, y: u16) -> Option<Pane> {

@@ -58,7 +58,12 @@ impl Widget for Status<'_> {
                 theme.running.patch(theme.status),
             ));
         }
-        if let Some(m) = &app.message {
+        if let Some(e) = &app.journal_failed {
+            spans.push(Span::styled(
+                format!("· JOURNAL FAILED: {e} "),
+                theme.failed,
+            ));
+        } else if let Some(m) = &app.message {
             spans.push(Span::styled(format!("· {m} "), theme.status));
         } else {
             for (a, label) in [

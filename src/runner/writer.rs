@@ -1,0 +1,295 @@
+//! The one ordered journal writer of a process.
+//!
+//! Every append goes through one task with a FIFO queue, so lines land in the order they were
+//! produced, whoever produced them (a key press, a command's start and end, a probe). The task
+//! redacts each event (failing closed), appends it with fsync, signs what must be signed under
+//! the same file lock, and only then tells the listener: what the UI shows as recorded is on
+//! disk. The same task follows the lines other processes append to the run, so the listener
+//! sees the file's order, never two interleaved streams.
+//!
+//! Channels:
+//! - the queue is unbounded: its producers are people and command lifecycles (a key press, a
+//!   command's start and end), never output, so it grows by human speed at most;
+//! - the listener channel is bounded and the writer awaits room: back-pressure slows the writer,
+//!   never drops a line. Its consumer (the TUI loop, the headless printer) drains it without ever
+//!   sending into it, so the wait cannot deadlock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{RunnerError, RunnerEvent};
+use crate::journal::sign::SigningKey;
+use crate::journal::{Appended, Entry, Event, Journal, JournalError};
+use crate::secret::Redactor;
+
+/// How often the writer looks for lines other processes appended.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// Where a run's record of events that never reached the journal is left for the next session.
+pub const UNRECORDED_FILE: &str = "unrecorded";
+
+enum Job {
+    Append {
+        event: Event,
+        ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
+    },
+    Shutdown,
+}
+
+/// A handle on the writer: clone it freely; every clone feeds the same ordered queue.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Job>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    /// Append `event` and wait until it is on disk (and signed, for the kinds that are).
+    pub async fn record(&self, event: Event) -> Result<Entry, RunnerError> {
+        let (ack, rx) = oneshot::channel();
+        self.enqueue(event, Some(ack))?;
+        rx.await.map_err(|_| RunnerError::WriterGone)?
+    }
+
+    /// Queue `event` without waiting. It is shown as recorded when the writer says so on the
+    /// listener channel; a failure is reported there too.
+    pub fn submit(&self, event: Event) -> Result<(), RunnerError> {
+        self.enqueue(event, None)
+    }
+
+    fn enqueue(
+        &self,
+        event: Event,
+        ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
+    ) -> Result<(), RunnerError> {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        self.tx.send(Job::Append { event, ack }).map_err(|_| {
+            self.pending.fetch_sub(1, Ordering::SeqCst);
+            RunnerError::WriterGone
+        })
+    }
+
+    /// Events queued but not yet written.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+}
+
+/// The writer task and its queue.
+pub struct Writer {
+    recorder: Recorder,
+    join: std::sync::Mutex<Option<JoinHandle<()>>>,
+    run_dir: PathBuf,
+}
+
+struct Task {
+    journal: Option<Journal>,
+    redactor: Redactor,
+    key: Option<SigningKey>,
+    listener: mpsc::Sender<RunnerEvent>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    /// Start the writer for an open journal. Must be called inside a tokio runtime.
+    pub fn start(
+        journal: Journal,
+        redactor: Redactor,
+        key: Option<SigningKey>,
+        listener: mpsc::Sender<RunnerEvent>,
+    ) -> Writer {
+        let run_dir = journal.dir().to_path_buf();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let task = Task {
+            journal: Some(journal),
+            redactor,
+            key,
+            listener,
+            pending: pending.clone(),
+        };
+        let join = tokio::spawn(task.run(rx));
+        Writer {
+            recorder: Recorder { tx, pending },
+            join: std::sync::Mutex::new(Some(join)),
+            run_dir,
+        }
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// Write everything queued so far, then stop. Events queued after this call are refused.
+    /// If the queue cannot be drained within `deadline`, what is left is counted in
+    /// `RUN_DIR/unrecorded` so the next session records that it was lost, and the error says so.
+    pub async fn close(&self, deadline: Duration) -> Result<(), RunnerError> {
+        let _ = self.recorder.tx.send(Job::Shutdown);
+        let join = self.join.lock().ok().and_then(|mut j| j.take());
+        let Some(join) = join else { return Ok(()) };
+        if tokio::time::timeout(deadline, join).await.is_ok() {
+            return Ok(());
+        }
+        let left = self.recorder.pending();
+        let _ = std::fs::write(self.run_dir.join(UNRECORDED_FILE), format!("{left}\n"));
+        Err(RunnerError::Undrained {
+            left,
+            waited: deadline,
+        })
+    }
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        let mut follow = tokio::time::interval(FOLLOW_EVERY);
+        follow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                job = rx.recv() => match job {
+                    Some(Job::Append { event, ack }) => {
+                        let result = self.append(event).await;
+                        self.pending.fetch_sub(1, Ordering::SeqCst);
+                        if let Err(e) = &result {
+                            let _ = self.listener.send(RunnerEvent::JournalFailed(e.to_string())).await;
+                        }
+                        if let Some(ack) = ack {
+                            let _ = ack.send(result);
+                        }
+                    }
+                    Some(Job::Shutdown) | None => break,
+                },
+                _ = follow.tick() => {
+                    if let Err(e) = self.follow().await {
+                        let _ = self.listener.send(RunnerEvent::JournalFailed(format!("cannot follow the journal: {e}"))).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run blocking journal I/O off the async threads, keeping ownership of the journal here.
+    async fn with_journal<T: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&mut Journal) -> Result<T, RunnerError> + Send + 'static,
+    ) -> Result<T, RunnerError> {
+        let mut journal = self.journal.take().ok_or(RunnerError::WriterGone)?;
+        let (journal, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&mut journal);
+            (journal, r)
+        })
+        .await
+        .map_err(|_| RunnerError::WriterGone)?;
+        self.journal = Some(journal);
+        result
+    }
+
+    async fn append(&mut self, event: Event) -> Result<Entry, RunnerError> {
+        let mut event = redact_event(&self.redactor, event)?;
+        let signer = self.key.clone().filter(|_| signed_kind(&event));
+        if let Event::Signoff {
+            key_fingerprint, ..
+        } = &mut event
+        {
+            *key_fingerprint = signer.as_ref().map(SigningKey::fingerprint);
+        }
+        let handle = tokio::runtime::Handle::current();
+        let (first, second, sign_error) = self
+            .with_journal(move |j| {
+                let mut sign_error = None;
+                let (first, second) = j
+                    .append_then(event, |a: &Appended| {
+                        let key = signer.as_ref()?;
+                        match handle.block_on(key.sign(a.line.as_bytes())) {
+                            Ok(signature) => Some(Event::Signature {
+                                signs_seq: a.entry.seq,
+                                key_fingerprint: key.fingerprint(),
+                                signature,
+                            }),
+                            Err(e) => {
+                                sign_error = Some(e);
+                                None
+                            }
+                        }
+                    })
+                    .map_err(RunnerError::Journal)?;
+                Ok((first, second, sign_error))
+            })
+            .await?;
+        for e in first.foreign {
+            self.tell(RunnerEvent::Recorded(e)).await;
+        }
+        self.tell(RunnerEvent::Recorded(first.entry.clone())).await;
+        if let Some(s) = second {
+            self.tell(RunnerEvent::Recorded(s.entry)).await;
+        }
+        if let Some(e) = sign_error {
+            return Err(RunnerError::Signing(e));
+        }
+        Ok(first.entry)
+    }
+
+    async fn follow(&mut self) -> Result<(), RunnerError> {
+        let new = self
+            .with_journal(|j| j.poll().map_err(RunnerError::Journal))
+            .await?;
+        for e in new {
+            self.tell(RunnerEvent::Recorded(e)).await;
+        }
+        Ok(())
+    }
+
+    async fn tell(&self, ev: RunnerEvent) {
+        // The listener going away (headless printer done, UI closed) is not an error: the
+        // line is on disk either way.
+        let _ = self.listener.send(ev).await;
+    }
+}
+
+/// The kinds whose line is signed (the signature line follows it under the same lock).
+fn signed_kind(event: &Event) -> bool {
+    matches!(event, Event::Signoff { .. })
+}
+
+/// Replace every secret value in every string of the event. Fails closed: an event that cannot
+/// be redacted is not written.
+pub fn redact_event(redactor: &Redactor, event: Event) -> Result<Event, RunnerError> {
+    if redactor.is_empty() {
+        return Ok(event);
+    }
+    let mut value =
+        serde_json::to_value(&event).map_err(|e| RunnerError::Redaction(e.to_string()))?;
+    redact_value(redactor, &mut value);
+    serde_json::from_value(value).map_err(|e| {
+        RunnerError::Redaction(format!(
+            "the redacted {} event no longer parses ({e}); it was not written",
+            event.kind()
+        ))
+    })
+}
+
+fn redact_value(redactor: &Redactor, v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => {
+            let red = redactor.redact_str(s);
+            if red != *s {
+                *s = red;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| redact_value(redactor, x)),
+        Value::Object(o) => o.values_mut().for_each(|x| redact_value(redactor, x)),
+        _ => {}
+    }
+}
+
+impl From<JournalError> for RunnerError {
+    fn from(e: JournalError) -> Self {
+        RunnerError::Journal(e)
+    }
+}

@@ -1,0 +1,199 @@
+//! The event loop and the effect runtime. The loop only folds events into the app and draws;
+//! it never awaits I/O. Everything that touches the world runs as a task that reports back:
+//!
+//! | channel | producers | bound and back-pressure |
+//! |---|---|---|
+//! | terminal events | crossterm | the OS's input buffer |
+//! | runner events (output, journal lines) | the executor task, the journal writer (which also follows other processes' lines) | bounded ([`super::RUNNER_QUEUE`]); producers wait, the loop never sends into it, so waiting cannot deadlock |
+//! | actions | the prompter (one per question), command and monitor tasks (one message when each ends) | unbounded, but each producer sends one message per task or question |
+//!
+//! Journal lines the app asks for (`Effect::Record`) are queued on the writer without waiting;
+//! they show as recorded when the writer reports them on the runner channel.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    Event as TermEvent, EventStream, KeyEventKind, MouseButton, MouseEventKind,
+};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::prompt::{Pending, TuiPrompter};
+use super::target_views;
+use super::terminal::Term;
+use crate::action::{Action, Internal};
+use crate::app::{App, Effect};
+use crate::exec::{Cancel, PtySize};
+use crate::runner::monitor::{self, WindowEnd};
+use crate::runner::{Runner, RunnerEvent};
+use crate::theme::Theme;
+use crate::ui::Screen;
+
+const FRAME: Duration = Duration::from_millis(16);
+const TICK: Duration = Duration::from_millis(100);
+/// How long quitting waits for a cancelled command to be recorded.
+const QUIT_WAIT: Duration = Duration::from_secs(12);
+
+pub struct Runtime<'a> {
+    pub terminal: &'a mut Term,
+    pub app: &'a mut App,
+    pub theme: &'a Theme,
+    pub runner: &'a Arc<Runner>,
+    pub prompter: &'a TuiPrompter,
+    pub act_tx: mpsc::UnboundedSender<Action>,
+    pub act_rx: mpsc::UnboundedReceiver<Action>,
+    pub run_rx: mpsc::Receiver<RunnerEvent>,
+}
+
+impl Runtime<'_> {
+    pub async fn run(mut self) -> std::io::Result<()> {
+        let mut events = EventStream::new();
+        let mut tick = tokio::time::interval(TICK);
+        let mut cancel = Cancel::default();
+        let mut monitor_stop = Cancel::default();
+        let mut dirty = true;
+        let mut last_draw = Instant::now() - FRAME;
+        let mut quitting: Option<Instant> = None;
+        // Commands get the log pane's size from the start, not a default.
+        if let Ok(s) = self.terminal.size() {
+            self.resize(s.width, s.height);
+        }
+        loop {
+            if dirty && last_draw.elapsed() >= FRAME {
+                let (app, theme) = (&*self.app, self.theme);
+                self.terminal
+                    .draw(|f| f.render_widget(Screen { app, theme }, f.area()))?;
+                last_draw = Instant::now();
+                dirty = false;
+            }
+            if let Some(since) = quitting
+                && (self.app.busy.is_none() || since.elapsed() > QUIT_WAIT)
+            {
+                return Ok(());
+            }
+            let wake = if dirty {
+                FRAME.saturating_sub(last_draw.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            let mut effects = Vec::new();
+            tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => effects = self.app.on_key(k),
+                    Some(Ok(TermEvent::Resize(w, h))) => effects = self.resize(w, h),
+                    Some(Ok(TermEvent::Mouse(m))) => {
+                        let hit = crate::ui::hit(self.app, m.column, m.row);
+                        let i = match m.kind {
+                            MouseEventKind::Down(MouseButton::Left) => Some(Internal::Click(hit)),
+                            MouseEventKind::ScrollUp => Some(Internal::Scroll(hit, -1)),
+                            MouseEventKind::ScrollDown => Some(Internal::Scroll(hit, 1)),
+                            _ => None,
+                        };
+                        if let Some(i) = i {
+                            effects = self.app.update(Action::Internal(i));
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e),
+                    None => return Ok(()),
+                },
+                Some(ev) = self.run_rx.recv() => {
+                    effects = self.app.update(Action::Internal(Internal::Runner(ev)));
+                    // Drain a burst before drawing: one frame for many chunks.
+                    while let Ok(ev) = self.run_rx.try_recv() {
+                        effects.extend(self.app.update(Action::Internal(Internal::Runner(ev))));
+                    }
+                }
+                Some(a) = self.act_rx.recv() => effects = self.app.update(a),
+                _ = tick.tick() => {
+                    self.app.targets = target_views(self.runner);
+                    effects = self.app.update(Action::Internal(Internal::Tick));
+                }
+                () = tokio::time::sleep(wake) => {}
+            }
+            dirty = true;
+            for e in effects {
+                match e {
+                    Effect::Run { step, index } => {
+                        cancel = Cancel::default();
+                        self.spawn_command(step, index, cancel.clone());
+                    }
+                    Effect::Cancel => cancel.cancel(),
+                    Effect::StartMonitor => {
+                        monitor_stop = Cancel::default();
+                        self.spawn_monitor(monitor_stop.clone());
+                    }
+                    Effect::StopMonitor => monitor_stop.cancel(),
+                    Effect::Record(ev) => {
+                        if let Err(e) = self.runner.submit(ev) {
+                            let fail = RunnerEvent::JournalFailed(e.to_string());
+                            effects_ignored(
+                                self.app.update(Action::Internal(Internal::Runner(fail))),
+                            );
+                        }
+                    }
+                    Effect::AnswerHostKey { id, decision } => {
+                        if let Some(Pending::HostKey(tx)) = self.prompter.take(id) {
+                            let _ = tx.send(decision);
+                        }
+                    }
+                    Effect::AnswerSecret { id, secret } => {
+                        if let Some(Pending::Secret(tx)) = self.prompter.take(id) {
+                            let _ = tx.send(secret);
+                        }
+                    }
+                    Effect::Quit => quitting = Some(Instant::now()),
+                }
+            }
+        }
+    }
+
+    /// Measure the new layout, tell the app, and give running and future PTY commands the log
+    /// pane's size.
+    fn resize(&mut self, w: u16, h: u16) -> Vec<Effect> {
+        let log = crate::ui::log_inside(self.app, (w, h));
+        self.runner.set_pty_size(PtySize {
+            cols: log.0,
+            rows: log.1,
+        });
+        self.app
+            .update(Action::Internal(Internal::Resize { size: (w, h), log }))
+    }
+
+    fn spawn_command(&self, step: String, index: usize, cancel: Cancel) {
+        let (r, tx) = (self.runner.clone(), self.act_tx.clone());
+        tokio::spawn(async move {
+            let error = r
+                .run_command(&step, index, cancel)
+                .await
+                .err()
+                .map(|e| e.to_string());
+            let _ = tx.send(Action::Internal(Internal::CommandDone { step, error }));
+        });
+    }
+
+    fn spawn_monitor(&self, stop: Cancel) {
+        let (r, tx, state) = (
+            self.runner.clone(),
+            self.act_tx.clone(),
+            self.app.state.clone(),
+        );
+        tokio::spawn(async move {
+            let msg = match monitor::watch(&r, state, &stop, |_| {}).await {
+                Ok(WindowEnd::Complete) => "monitoring window complete".to_string(),
+                Ok(WindowEnd::Stopped) => {
+                    "monitoring stopped; m resumes the same window".to_string()
+                }
+                Ok(WindowEnd::TooManyFailures(n)) => {
+                    format!("monitoring failed: {n} probes failed")
+                }
+                Err(e) => format!("monitoring: {e}"),
+            };
+            let _ = tx.send(Action::Internal(Internal::MonitorEnded(msg)));
+        });
+    }
+}
+
+/// A journal failure reported to the app produces no effects worth performing.
+fn effects_ignored(_: Vec<Effect>) {}
