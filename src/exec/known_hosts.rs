@@ -23,6 +23,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use russh::keys::{HashAlg, PublicKey};
 use sha1::Sha1;
 
+use super::ssh_config::match_list;
+
 #[derive(Debug, thiserror::Error)]
 pub enum KnownHostsError {
     #[error("{}: {source}", path.display())]
@@ -247,17 +249,7 @@ impl Hosts {
                 mac.update(name.as_bytes());
                 mac.verify_slice(hash).is_ok()
             }
-            Hosts::Patterns(patterns) => {
-                let mut positive = false;
-                for pattern in patterns {
-                    match pattern.strip_prefix('!') {
-                        Some(negated) if wildmatch(negated, name) => return false,
-                        Some(_) => {}
-                        None => positive |= wildmatch(pattern, name),
-                    }
-                }
-                positive
-            }
+            Hosts::Patterns(patterns) => match_list(patterns.iter().map(String::as_str), name),
         }
     }
 }
@@ -381,28 +373,6 @@ pub fn append_known_host(
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_data())
         .map_err(io_err(file))
-}
-
-/// `*` matches any run of characters, `?` exactly one.
-fn wildmatch(pattern: &str, subject: &str) -> bool {
-    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), subject.chars().collect());
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == s[si])) {
-            (pi, si) = (pi + 1, si + 1);
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((star_pi, star_si)) = star {
-            // Let the last `*` swallow one more character and retry.
-            (pi, si) = (star_pi + 1, star_si + 1);
-            star = Some((star_pi, star_si + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]

@@ -68,6 +68,7 @@ fn params_from(
     name: &str,
     explicit: (Option<String>, Option<u16>, Option<String>),
     hc: &HostConfig,
+    config: &SshConfig,
     home: &Path,
 ) -> SshParams {
     let (host, port, user) = explicit;
@@ -77,11 +78,14 @@ fn params_from(
         .collect::<Vec<_>>();
     SshParams {
         target: target.to_string(),
+        // OpenSSH lowercases the name it connects to, and looks it up in known_hosts so.
         host: host
             .or_else(|| hc.host_name.clone())
-            .unwrap_or_else(|| name.to_string()),
+            .unwrap_or_else(|| name.to_lowercase()),
         port: port.or(hc.port).unwrap_or(22),
-        user: user.or_else(|| hc.user.clone()).unwrap_or_else(login_name),
+        user: user
+            .or_else(|| hc.user.clone())
+            .unwrap_or_else(|| config.local_user().to_string()),
         // The config module fills in OpenSSH's defaults; empty means `UserKnownHostsFile none`.
         known_hosts: hc.user_known_hosts_files.clone(),
         strict: hc
@@ -148,7 +152,14 @@ pub fn ssh_params(
     // With an alias, the runbook's host (if any) overrides HostName; without, `host` is the
     // name looked up, and HostName from the config applies.
     let explicit_host = if alias.is_some() { host } else { None };
-    let mut p = params_from(target, &name, (explicit_host, port, user), &hc, &home);
+    let mut p = params_from(
+        target,
+        &name,
+        (explicit_host, port, user),
+        &hc,
+        &config,
+        &home,
+    );
     if let Some(kh) = render(&t.known_hosts, vars, "known_hosts")? {
         p.known_hosts = vec![expand_tilde(&kh, &home)];
     }
@@ -161,12 +172,19 @@ pub fn ssh_params(
             p.identities.insert(0, id);
         }
     }
-    if let Some(jumps) = &hc.proxy_jump {
-        for j in jumps {
-            let jc = config.resolve(&j.host);
-            let jp = params_from(target, &j.host, (None, j.port, j.user.clone()), &jc, &home);
-            p.jumps.push(jp);
-        }
+    // Each hop's own ProxyJump counts, as it does for OpenSSH: the chain comes out flat,
+    // nearest hop first, and the connection tunnels through each in turn.
+    for hop in config.jump_chain(&name).map_err(|e| e.to_string())? {
+        let j = hop.jump;
+        let explicit = (None, j.port, j.user);
+        p.jumps.push(params_from(
+            target,
+            &j.host,
+            explicit,
+            &hop.config,
+            &config,
+            &home,
+        ));
     }
     apply_options(&mut p, opts);
     for j in &mut p.jumps {

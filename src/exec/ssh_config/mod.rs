@@ -15,20 +15,27 @@
 //! - Tokens: `%%`, `%d`, `%h`, `%n`, `%p`, `%r`, `%u` in `IdentityFile` and
 //!   `UserKnownHostsFile`; `%%` and `%h` in `HostName`. Any other token is a
 //!   parse error. `${VAR}` and `~user` are not expanded.
-//! - `Include` globs support `*` and `?` (not `[...]`) in any path component.
+//! - `ProxyJump` chains are followed as ssh follows them (see [`SshConfig::jump_chain`]),
+//!   but a loop is an error here where ssh would spawn itself until something gives.
+//! - The local user is the passwd entry of the uid, as for OpenSSH; `$HOME` (not the passwd
+//!   home) stands for `~` and `%d`, so a run can be pointed at another home.
 //! - `Port` must be numeric (no service names); file permissions are not checked.
 //! - `IdentityAgent` takes `none`, `SSH_AUTH_SOCK` or a path (with `~` and the tokens
 //!   above), not `${VAR}`.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use std::{fs, io};
 
+mod jump;
 mod parse;
+mod pattern;
 #[cfg(test)]
 mod tests;
 
+pub use jump::Hop;
 use parse::{Parser, canonical};
+pub(crate) use pattern::match_list;
 
 /// OpenSSH's READCONF_MAX_DEPTH.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -44,6 +51,8 @@ pub enum SshConfigError {
     },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error("ProxyJump for {alias}: {message}")]
+    ProxyJump { alias: String, message: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +122,8 @@ struct ConfigFile {
 
 #[derive(Debug, Clone)]
 enum Condition {
-    /// Whitespace-separated patterns, lowercased, `!` kept as a prefix.
+    /// Whitespace-separated patterns as written, `!` kept as a prefix. OpenSSH compares them
+    /// case-sensitively with the name as typed (`Match host` and `originalhost` fold case).
     Host(Vec<String>),
     Match(Vec<Criterion>),
 }
@@ -217,15 +227,19 @@ impl SshConfig {
         Ok(SshConfig {
             root: parser.parse_file(text, origin)?,
             home: home.to_path_buf(),
-            local_user: local_user_from_env(),
+            local_user: local_user(),
         })
     }
 
-    /// Overrides the local user name (`%u`, and `%r` when `User` is unset),
-    /// which otherwise comes from `$USER` or `$LOGNAME`.
+    /// Overrides the local user name (`%u`, `Match localuser`, and `%r` when `User` is
+    /// unset), which otherwise comes from [`local_user`].
     pub fn with_local_user(mut self, user: impl Into<String>) -> SshConfig {
         self.local_user = user.into();
         self
+    }
+
+    pub fn local_user(&self) -> &str {
+        &self.local_user
     }
 
     pub fn resolve(&self, alias: &str) -> HostConfig {
@@ -267,17 +281,18 @@ impl Walk<'_> {
         }
     }
 
+    /// OpenSSH lowercases the host name once `HostName` is expanded, so `%h` and known_hosts
+    /// lookups see it lowercased.
     fn host_name(&self) -> Option<String> {
         let raw = self.values.host_name.as_deref()?;
-        Some(expand_tokens(raw, |t| {
-            (t == 'h').then(|| self.alias.to_string())
-        }))
+        let expanded = expand_tokens(raw, |t| (t == 'h').then(|| self.alias.to_string()));
+        Some(expanded.to_lowercase())
     }
 
     fn matches(&self, condition: &Condition) -> bool {
         let criteria = match condition {
             Condition::Host(patterns) => {
-                return match_patterns(patterns.iter().map(String::as_str), &self.alias_lc);
+                return match_list(patterns.iter().map(String::as_str), self.alias);
             }
             Condition::Match(criteria) => criteria,
         };
@@ -304,7 +319,7 @@ impl Walk<'_> {
                     Subject::Host | Subject::OriginalHost => value.to_lowercase(),
                     Subject::User | Subject::LocalUser => value,
                 };
-                match_patterns(patterns.split(','), &value) != *negated
+                match_list(patterns.split(','), &value) != *negated
             }
         })
     }
@@ -312,7 +327,7 @@ impl Walk<'_> {
     fn finish(self, home: &Path) -> HostConfig {
         let host_name = self.host_name();
         let v = self.values;
-        let host = host_name.clone().unwrap_or_else(|| self.alias.to_string());
+        let host = host_name.clone().unwrap_or_else(|| self.alias_lc.clone());
         let port = v.port.unwrap_or(22).to_string();
         let remote_user = v.user.as_deref().unwrap_or(self.local_user);
         let home_text = home.to_string_lossy();
@@ -400,77 +415,6 @@ pub(super) fn expand_tilde(value: &str, home: &Path) -> String {
     }
 }
 
-/// Existing regular files matching `pattern`, in lexical order. As in
-/// glob(3), a wildcard does not match a leading `.` unless the pattern does.
-pub(super) fn glob_files(pattern: &Path) -> Vec<PathBuf> {
-    let mut current = vec![PathBuf::new()];
-    for component in pattern.components() {
-        let part = component.as_os_str().to_string_lossy();
-        if !matches!(component, Component::Normal(_)) || !part.contains(['*', '?']) {
-            current.iter_mut().for_each(|path| path.push(component));
-            continue;
-        }
-        let mut next = Vec::new();
-        for base in &current {
-            let dir = if base.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                base
-            };
-            let Ok(entries) = fs::read_dir(dir) else {
-                continue;
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| (part.starts_with('.') || !n.starts_with('.')) && wildmatch(&part, n))
-                .collect();
-            names.sort();
-            next.extend(names.into_iter().map(|n| base.join(n)));
-        }
-        current = next;
-    }
-    current.retain(|p| p.is_file());
-    current
-}
-
-/// True when some pattern matches and no `!`-negated pattern does.
-pub(super) fn match_patterns<'p>(
-    patterns: impl IntoIterator<Item = &'p str>,
-    subject: &str,
-) -> bool {
-    let mut positive = false;
-    for pattern in patterns {
-        match pattern.strip_prefix('!') {
-            Some(negated) if wildmatch(negated, subject) => return false,
-            Some(_) => {}
-            None => positive |= wildmatch(pattern, subject),
-        }
-    }
-    positive
-}
-
-/// `*` matches any run of characters, `?` exactly one.
-pub(super) fn wildmatch(pattern: &str, subject: &str) -> bool {
-    let (p, s): (Vec<char>, Vec<char>) = (pattern.chars().collect(), subject.chars().collect());
-    let (mut pi, mut si) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == s[si])) {
-            (pi, si) = (pi + 1, si + 1);
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, si));
-            pi += 1;
-        } else if let Some((star_pi, star_si)) = star {
-            // Let the last `*` swallow one more character and retry.
-            (pi, si) = (star_pi + 1, star_si + 1);
-            star = Some((star_pi, star_si + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 pub(super) fn home_from_env() -> PathBuf {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -479,9 +423,18 @@ pub(super) fn home_from_env() -> PathBuf {
         .unwrap_or_default()
 }
 
-pub(super) fn local_user_from_env() -> String {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+/// The local user as OpenSSH sees it (`%u`, `Match localuser`, the default remote user): the
+/// passwd entry of the real uid, whatever `$USER` says. `$USER` or `$LOGNAME` only stand in
+/// when the uid has no entry, as in a container running an unnamed uid.
+pub fn local_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| {
+            ["USER", "LOGNAME"]
+                .iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        })
         .unwrap_or_default()
 }

@@ -67,7 +67,8 @@ impl Parser<'_> {
             } else {
                 self.home.join(".ssh").join(expanded)
             };
-            for path in glob_files(&pattern) {
+            let paths = pattern::glob_files(&pattern).map_err(|m| syntax_error(from, line, m))?;
+            for path in paths {
                 let key = canonical(&path);
                 let message = if self.stack.contains(&key) {
                     format!("Include loop through {}", path.display())
@@ -158,9 +159,7 @@ pub(super) fn parse_host(args: &[String]) -> Result<Condition, String> {
     if args.is_empty() {
         return Err("missing argument for Host".into());
     }
-    Ok(Condition::Host(
-        args.iter().map(|a| a.to_lowercase()).collect(),
-    ))
+    Ok(Condition::Host(args.to_vec()))
 }
 
 pub(super) fn parse_match(args: &[String]) -> Result<Condition, String> {

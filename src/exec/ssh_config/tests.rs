@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::parse::{parse_duration, tokenize};
+use super::pattern::wildmatch;
 use super::*;
 
 fn parse(text: &str) -> SshConfig {
@@ -66,9 +67,17 @@ fn aliases_and_patterns() {
 }
 
 #[test]
-fn host_matching_is_case_insensitive() {
-    let cfg = parse("Host Web-*\n  User deploy\n");
-    assert_eq!(cfg.resolve("WEB-1").user.as_deref(), Some("deploy"));
+fn host_lines_match_case_sensitively_match_host_does_not() {
+    // As OpenSSH: `Host` compares the name as typed, `Match host`/`originalhost` fold case,
+    // and the host name itself is lowercased.
+    let cfg = parse("Host Web-*\n  User deploy\nMatch originalhost web-2\n  Port 2\n");
+    assert_eq!(cfg.resolve("Web-1").user.as_deref(), Some("deploy"));
+    assert_eq!(cfg.resolve("WEB-1").user.as_deref(), None);
+    assert_eq!(cfg.resolve("WEB-2").port, Some(2));
+    let cfg = parse("Host x\n  HostName DB.Example\nMatch host db.example\n  User dba\n");
+    let x = cfg.resolve("x");
+    assert_eq!(x.host_name.as_deref(), Some("db.example"));
+    assert_eq!(x.user.as_deref(), Some("dba"));
 }
 
 #[test]
@@ -351,6 +360,62 @@ fn wildcard_matcher() {
     assert!(wildmatch("h?st", "host"));
     assert!(!wildmatch("h?st", "hst"));
     assert!(wildmatch("**a", "bba"));
+    // Brackets are literal to OpenSSH: known_hosts writes `[host]:port`.
+    assert!(wildmatch("[h*]:2222", "[host]:2222"));
+    assert!(!wildmatch("[ab]", "a"));
+    assert!(wildmatch("a/*", "a/b/c"));
+    assert!(wildmatch("*", ".hidden"));
+    assert!(match_list(["*.example", "!bad.example"], "ok.example"));
+    assert!(!match_list(["*.example", "!bad.example"], "bad.example"));
+    assert!(!match_list(["!bad.example"], "ok.example"));
+}
+
+fn hops(cfg: &SshConfig, alias: &str) -> Vec<String> {
+    let chain = cfg.jump_chain(alias).unwrap();
+    chain
+        .iter()
+        .map(|h| {
+            let host = h.config.host_name.clone().unwrap_or(h.jump.host.clone());
+            let user = h.jump.user.clone().or(h.config.user.clone());
+            let port = h.jump.port.or(h.config.port).unwrap_or(22);
+            format!("{}@{host}:{port}", user.unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn a_jump_hosts_own_proxy_jump_is_followed() {
+    let cfg = parse(
+        "Host t\n  ProxyJump j2\nHost j2\n  HostName 10.0.0.2\n  ProxyJump u@j1:2201\nHost j1\n  HostName 10.0.0.1\n  User ops\n  Port 2200\n",
+    );
+    assert_eq!(hops(&cfg, "t"), ["u@10.0.0.1:2201", "@10.0.0.2:22"]);
+    assert!(cfg.jump_chain("j1").unwrap().is_empty());
+}
+
+#[test]
+fn a_listed_chain_overrides_the_last_hops_own_proxy_jump() {
+    // `ProxyJump a,b` runs `ssh -J a b`: b's own ProxyJump is not used, a's is.
+    let cfg = parse(
+        "Host t\n  ProxyJump a,b\nHost b\n  ProxyJump ignored\nHost a\n  ProxyJump first\nHost c\n  ProxyJump none\n",
+    );
+    assert_eq!(hops(&cfg, "t"), ["@first:22", "@a:22", "@b:22"]);
+    assert!(cfg.jump_chain("c").unwrap().is_empty());
+}
+
+#[test]
+fn jump_loops_are_refused() {
+    let cfg = parse("Host a\n  ProxyJump b\nHost b\n  ProxyJump a\nHost self\n  ProxyJump self\n");
+    let err = cfg.jump_chain("a").unwrap_err().to_string();
+    assert_eq!(err, "ProxyJump for a: the jump hosts loop: b <- a <- b");
+    let err = cfg.jump_chain("self").unwrap_err().to_string();
+    assert!(err.contains("loop: self <- self"), "{err}");
+    // The same host twice in a listed chain is a path, not a loop.
+    let cfg = parse("Host t\n  ProxyJump j,k,j\n");
+    assert_eq!(hops(&cfg, "t"), ["@j:22", "@k:22", "@j:22"]);
+    let long: Vec<String> = (0..20).map(|i| format!("h{i}")).collect();
+    let cfg = parse(&format!("Host t\n  ProxyJump {}\n", long.join(",")));
+    let err = cfg.jump_chain("t").unwrap_err().to_string();
+    assert!(err.contains("more than 16 jump hosts"), "{err}");
 }
 
 fn write(path: &Path, text: &str) {
