@@ -1,6 +1,7 @@
 //! The house's shape, checked: the engine never imports the UI, the arrows between top-level
 //! modules run one way, and there are no import circles. Read from the source text, so a new
 //! `use` that breaks the shape fails here with the file that did it.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -81,12 +82,16 @@ fn crate_refs(text: &str) -> BTreeSet<String> {
     out
 }
 
-fn graph() -> (BTreeMap<String, BTreeSet<String>>, Vec<(PathBuf, String)>) {
+/// Module -> the modules it imports.
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// The import graph, and each (file, terminal crate) use.
+fn graph() -> (Graph, Vec<(PathBuf, String)>) {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();
-    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut g = Graph::new();
     let mut terminal_uses = Vec::new();
     for f in &files {
         let m = module_of(&src, f);
@@ -149,7 +154,7 @@ fn no_import_circles() {
     // Depth-first search for a back edge; report the circle it closes.
     fn visit(
         n: &str,
-        g: &BTreeMap<String, BTreeSet<String>>,
+        g: &Graph,
         path: &mut Vec<String>,
         done: &mut BTreeSet<String>,
     ) -> Option<Vec<String>> {

@@ -1,5 +1,6 @@
 //! Gate evidence anyone can verify: signatures that ssh-keygen accepts, tampering found and
 //! named, secrets kept out of every file, and nothing acknowledged lost to kill -9.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,5 +1,6 @@
 //! The gate: pure table tests of each requirement, and the monitoring window surviving a
 //! kill -9 of `rehearse watch` with the gap shown.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -134,6 +135,7 @@ fn run(parts: Vec<Part>) -> Verdict {
     gate::evaluate(&rb, &RunState::from_entries(&entries(evs)))
 }
 
+#[allow(clippy::large_enum_variant)] // a handful per table row
 enum Part {
     Pass(&'static str, &'static str),
     Ev(Event),

@@ -1,6 +1,7 @@
 //! End to end, as a person would: `rehearse demo` in tmux, run the first step over SSH to the
 //! embedded host, confirm the proposed tick, sign the step off, quit, then check the journal
 //! and the exported Markdown.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 #[path = "support/tmux.rs"]
 mod tmux;

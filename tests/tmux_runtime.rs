@@ -1,5 +1,6 @@
 //! The runtime under the conditions that broke it: quitting right after a sign-off, and another
 //! process flooding the same run with lines while a command runs in the TUI.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 #[path = "support/tmux.rs"]
 mod tmux;

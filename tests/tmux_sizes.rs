@@ -1,5 +1,6 @@
 //! Sizes in tmux: the app follows the window as tmux resizes it (as it does for clients of
 //! different sizes), says "terminal too small" below 80×24 and recovers, and never garbles.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 #[path = "support/tmux.rs"]
 mod tmux;

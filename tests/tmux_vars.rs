@@ -1,5 +1,6 @@
 //! A variable without a value is asked for before the run opens, masked when secret, and the
 //! secret never reaches the screen or the journal.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 #[path = "support/tmux.rs"]
 mod tmux;

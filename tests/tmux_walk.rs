@@ -2,6 +2,7 @@
 //! over SSH to the embedded host, proposed ticks confirmed, manual items ticked, two confirm
 //! dialogs, a waiver, a cancelled command, a sign-off, the rollback proof and a (shortened)
 //! monitoring window. The gate pane is captured shut and open.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 #[path = "support/tmux.rs"]
 mod tmux;

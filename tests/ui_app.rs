@@ -1,5 +1,6 @@
 //! The app driven deterministically: keys and scripted engine events in, effects and screens
 //! out. No terminal, no network, no sleeps. Screens are insta snapshots of a TestBackend.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 use std::path::Path;
 use std::sync::Arc;
@@ -113,7 +114,9 @@ fn key(c: KeyCode) -> KeyEvent {
 }
 
 fn feed(app: &mut App, e: Entry) -> Vec<Effect> {
-    app.update(Action::Internal(Internal::Runner(RunnerEvent::Recorded(e))))
+    app.update(Action::Internal(Internal::Runner(RunnerEvent::Recorded(
+        Box::new(e),
+    ))))
 }
 
 fn screen(app: &mut App, w: u16, h: u16, theme: &Theme) -> String {

@@ -29,6 +29,9 @@ pub use crate::action::Pane;
 
 pub const PANES: [Pane; 4] = [Pane::Steps, Pane::Log, Pane::Checklist, Pane::Gate];
 
+// An effect lives for one turn of the loop; boxing the recorded event would only make the
+// app's tests unable to match on it.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Run {

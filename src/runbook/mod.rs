@@ -57,6 +57,8 @@ pub struct TargetDef {
     pub kind: TargetKind,
 }
 
+// A runbook has a handful of targets, built once at load: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TargetKind {
     Local,

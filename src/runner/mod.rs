@@ -77,7 +77,7 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunnerEvent {
     /// A journal line, on disk. Includes lines other processes appended to the same run.
-    Recorded(Entry),
+    Recorded(Box<Entry>),
     /// Output of a running command, already redacted.
     Output {
         started_seq: u64,

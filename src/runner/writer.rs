@@ -35,7 +35,7 @@ pub const UNRECORDED_FILE: &str = "unrecorded";
 
 enum Job {
     Append {
-        event: Event,
+        event: Box<Event>,
         ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
     },
     Shutdown,
@@ -68,6 +68,7 @@ impl Recorder {
         ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
     ) -> Result<(), RunnerError> {
         self.pending.fetch_add(1, Ordering::SeqCst);
+        let event = Box::new(event);
         self.tx.send(Job::Append { event, ack }).map_err(|_| {
             self.pending.fetch_sub(1, Ordering::SeqCst);
             RunnerError::WriterGone
@@ -153,7 +154,7 @@ impl Task {
                 biased;
                 job = rx.recv() => match job {
                     Some(Job::Append { event, ack }) => {
-                        let result = self.append(event).await;
+                        let result = self.append(*event).await;
                         self.pending.fetch_sub(1, Ordering::SeqCst);
                         if let Err(e) = &result {
                             let _ = self.listener.send(RunnerEvent::JournalFailed(e.to_string())).await;
@@ -222,11 +223,12 @@ impl Task {
             })
             .await?;
         for e in first.foreign {
-            self.tell(RunnerEvent::Recorded(e)).await;
+            self.tell(RunnerEvent::Recorded(Box::new(e))).await;
         }
-        self.tell(RunnerEvent::Recorded(first.entry.clone())).await;
+        self.tell(RunnerEvent::Recorded(Box::new(first.entry.clone())))
+            .await;
         if let Some(s) = second {
-            self.tell(RunnerEvent::Recorded(s.entry)).await;
+            self.tell(RunnerEvent::Recorded(Box::new(s.entry))).await;
         }
         if let Some(e) = sign_error {
             return Err(RunnerError::Signing(e));
@@ -239,7 +241,7 @@ impl Task {
             .with_journal(|j| j.poll().map_err(RunnerError::Journal))
             .await?;
         for e in new {
-            self.tell(RunnerEvent::Recorded(e)).await;
+            self.tell(RunnerEvent::Recorded(Box::new(e))).await;
         }
         Ok(())
     }

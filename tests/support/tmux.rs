@@ -1,6 +1,7 @@
 //! Drive rehearse in a detached tmux server, as a person would: send keys, read the screen
 //! with capture-pane, wait for conditions with a deadline (never a fixed sleep).
 #![allow(dead_code)]
+#![allow(clippy::expect_used)] // a test states its expectations
 
 use std::path::Path;
 use std::process::Command;
