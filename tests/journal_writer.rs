@@ -22,7 +22,7 @@ fn note(producer: usize, n: usize) -> Event {
 fn start(dir: &std::path::Path, redactor: Redactor) -> (Writer, mpsc::Receiver<RunnerEvent>) {
     let (j, _) = Journal::create(dir, note(99, 0), &[]).expect("journal");
     let (tx, rx) = mpsc::channel(8);
-    (Writer::start(j, redactor, None, tx), rx)
+    (Writer::start(j, &[], redactor, None, tx), rx)
 }
 
 /// Drain the listener so the writer never waits on it (as the TUI loop does).

@@ -610,7 +610,8 @@ async fn cancel_sends_int_first_and_says_which_stage_ended_it() {
     let mut running = spawn(
         exec.clone(),
         ExecRequest {
-            grace: Duration::from_millis(500),
+            // Long enough that a loaded machine still runs the INT trap inside it.
+            grace: Duration::from_millis(2000),
             ..req(
                 "trap 'echo ignored INT' INT; trap 'echo got TERM; exit 143' TERM; echo ready; while :; do sleep 0.1; done",
             )

@@ -335,6 +335,18 @@ impl App {
             return Vec::new();
         }
         let step = self.step().clone();
+        // Someone else (another instance on this run) holds the step: say who. The journal's
+        // lock decides for real when two press at the same moment.
+        if let Some(r) = self.state.running.values().find(|r| r.step == step.id) {
+            self.message = Some(format!(
+                "`{}` is being run by {} ({}, since {}); wait for it to end",
+                step.id,
+                r.operator,
+                r.command,
+                r.ts.get(11..19).unwrap_or(&r.ts)
+            ));
+            return Vec::new();
+        }
         if let (Some(options), true) = (&step.choice, step.commands.is_empty()) {
             self.dialog = Some(Dialog::Choice {
                 step: step.id.clone(),

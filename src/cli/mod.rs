@@ -150,6 +150,8 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REFUSED: i32 = 3;
+/// `run`: another live process is running the step (it holds the claim).
+pub const EXIT_HELD: i32 = 5;
 
 /// Load a runbook from a path, or from the bundled ones by name.
 pub fn load_runbook(arg: &Path) -> Result<Runbook, runbook::LoadError> {

@@ -186,6 +186,11 @@ pub async fn run_step(
                 };
                 break;
             }
+            Err(e @ crate::runner::RunnerError::Held { .. }) => {
+                eprintln!("rehearse: {e}");
+                code = EXIT_HELD;
+                break;
+            }
             Err(e) => {
                 eprintln!("rehearse: journal: {e}");
                 code = EXIT_FAILED;

@@ -84,6 +84,14 @@ pub struct Appended {
     pub foreign: Vec<Entry>,
 }
 
+/// What a guarded append did: the lines other writers had appended (read under the lock), and
+/// ours, or the guard's refusal.
+#[derive(Debug)]
+pub struct Guarded<E> {
+    pub foreign: Vec<Entry>,
+    pub appended: Result<Vec<Appended>, E>,
+}
+
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
@@ -256,6 +264,33 @@ impl Journal {
                 None => None,
             };
             Ok((first, second))
+        });
+        let _ = self.file.unlock();
+        result
+    }
+
+    /// Append under a condition checked while the file is locked, after catching up with
+    /// other writers: `guard` sees the lines they appended since we last looked and either
+    /// refuses (nothing is written) or returns events to write first, then `event` is written.
+    /// Returns the other writers' lines (always: they were read) and what was appended.
+    pub fn append_guarded<E>(
+        &mut self,
+        event: Event,
+        guard: impl FnOnce(&[Entry]) -> Result<Vec<Event>, E>,
+    ) -> Result<Guarded<E>, JournalError> {
+        self.file.lock().map_err(io(&self.path))?;
+        let result = self.read_new().and_then(|foreign| {
+            let appended = match guard(&foreign) {
+                Err(e) => Err(e),
+                Ok(before) => {
+                    let mut out = Vec::with_capacity(before.len() + 1);
+                    for ev in before.into_iter().chain(std::iter::once(event)) {
+                        out.push(self.append_locked(ev)?);
+                    }
+                    Ok(out)
+                }
+            };
+            Ok(Guarded { foreign, appended })
         });
         let _ = self.file.unlock();
         result

@@ -17,6 +17,7 @@ use crate::journal::{Entry, Event, Journal, JournalError, Outcome, TornTail};
 use crate::runbook::{Command, Runbook, Vars};
 use crate::secret::{Redactor, StreamRedactor};
 
+pub mod claims;
 mod judge;
 pub mod monitor;
 mod open;
@@ -53,6 +54,16 @@ pub enum RunnerError {
         run_dir: PathBuf,
         recorded: String,
         given: String,
+    },
+    #[error(
+        "`{step}` is being run by {operator} ({command}, process {session}, since {since}); wait for it to end"
+    )]
+    Held {
+        step: String,
+        command: String,
+        operator: String,
+        session: String,
+        since: String,
     },
     #[error("the runbook's gate has no [gate.monitor]")]
     NoMonitor,

@@ -69,7 +69,13 @@ impl Runner {
                 (j, entries, torn, true)
             }
         };
-        let writer = Writer::start(journal, redactor.clone(), operator.key.clone(), tx.clone());
+        let writer = Writer::start(
+            journal,
+            &entries,
+            redactor.clone(),
+            operator.key.clone(),
+            tx.clone(),
+        );
         let runner = Arc::new(Runner {
             runbook,
             vars,

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::claims::{Claim, Claims};
 use super::{RunnerError, RunnerEvent};
 use crate::journal::sign::SigningKey;
 use crate::journal::{Appended, Entry, Event, Journal, JournalError};
@@ -90,6 +91,8 @@ pub struct Writer {
 
 struct Task {
     journal: Option<Journal>,
+    /// Who runs which step, from every line this writer has seen (ours and others').
+    claims: Arc<std::sync::Mutex<Claims>>,
     redactor: Redactor,
     key: Option<SigningKey>,
     listener: mpsc::Sender<RunnerEvent>,
@@ -97,9 +100,11 @@ struct Task {
 }
 
 impl Writer {
-    /// Start the writer for an open journal. Must be called inside a tokio runtime.
+    /// Start the writer for an open journal whose lines so far are `seen`. Must be called
+    /// inside a tokio runtime.
     pub fn start(
         journal: Journal,
+        seen: &[Entry],
         redactor: Redactor,
         key: Option<SigningKey>,
         listener: mpsc::Sender<RunnerEvent>,
@@ -109,6 +114,7 @@ impl Writer {
         let pending = Arc::new(AtomicUsize::new(0));
         let task = Task {
             journal: Some(journal),
+            claims: Arc::new(std::sync::Mutex::new(Claims::from_entries(seen))),
             redactor,
             key,
             listener,
@@ -156,7 +162,11 @@ impl Task {
                     Some(Job::Append { event, ack }) => {
                         let result = self.append(*event).await;
                         self.pending.fetch_sub(1, Ordering::SeqCst);
-                        if let Err(e) = &result {
+                        // A refusal (someone else runs the step) is an answer, not a broken
+                        // journal: it goes back to the asker only.
+                        if let Err(e) = &result
+                            && !matches!(e, RunnerError::Held { .. })
+                        {
                             let _ = self.listener.send(RunnerEvent::JournalFailed(e.to_string())).await;
                         }
                         if let Some(ack) = ack {
@@ -192,6 +202,10 @@ impl Task {
 
     async fn append(&mut self, event: Event) -> Result<Entry, RunnerError> {
         let mut event = redact_event(&self.redactor, event)?;
+        if let Event::CommandStarted { step, .. } = &event {
+            let step = step.clone();
+            return self.claim(event, step).await;
+        }
         let signer = self.key.clone().filter(|_| signed_kind(&event));
         if let Event::Signoff {
             key_fingerprint, ..
@@ -236,6 +250,43 @@ impl Task {
         Ok(first.entry)
     }
 
+    /// Start a command only if no live process holds its step: the check and the
+    /// `command_started` line happen under one file lock. A claim whose process is gone is
+    /// ended as `interrupted` first.
+    async fn claim(&mut self, event: Event, step: String) -> Result<Entry, RunnerError> {
+        let claims = self.claims.clone();
+        let guarded = self
+            .with_journal(move |j| {
+                let run_dir = j.dir().to_path_buf();
+                j.append_guarded(event, |foreign| {
+                    let mut c = claims.lock().map_err(|_| RunnerError::WriterGone)?;
+                    foreign.iter().for_each(|e| c.observe(e));
+                    match c.holder(&step) {
+                        Some(h) if !h.is_stale() => Err(held(h)),
+                        Some(h) => Ok(vec![h.interrupted(&run_dir).map_err(|e| {
+                            RunnerError::Output {
+                                path: run_dir.clone(),
+                                source: e,
+                            }
+                        })?]),
+                        None => Ok(Vec::new()),
+                    }
+                })
+                .map_err(RunnerError::Journal)
+            })
+            .await?;
+        for e in guarded.foreign {
+            self.tell(RunnerEvent::Recorded(Box::new(e))).await;
+        }
+        let appended = guarded.appended?;
+        let mut last = None;
+        for a in appended {
+            last = Some(a.entry.clone());
+            self.tell(RunnerEvent::Recorded(Box::new(a.entry))).await;
+        }
+        last.ok_or(RunnerError::WriterGone)
+    }
+
     async fn follow(&mut self) -> Result<(), RunnerError> {
         let new = self
             .with_journal(|j| j.poll().map_err(RunnerError::Journal))
@@ -243,13 +294,62 @@ impl Task {
         for e in new {
             self.tell(RunnerEvent::Recorded(Box::new(e))).await;
         }
+        self.reap().await
+    }
+
+    /// End the claims of processes that are gone (another instance killed mid-command), so the
+    /// step shows as interrupted and can be run again. Re-checked under the lock: if two live
+    /// instances notice at once, one writes the finish and the other sees it.
+    async fn reap(&mut self) -> Result<(), RunnerError> {
+        let stale = self.claims.lock().map(|c| c.stale()).unwrap_or_default();
+        for claim in stale {
+            let claims = self.claims.clone();
+            let seq = claim.started_seq;
+            let guarded = self
+                .with_journal(move |j| {
+                    let run_dir = j.dir().to_path_buf();
+                    let finish = claim
+                        .interrupted(&run_dir)
+                        .map_err(|e| RunnerError::Output {
+                            path: run_dir.clone(),
+                            source: e,
+                        })?;
+                    j.append_guarded(finish, |foreign| {
+                        let mut c = claims.lock().map_err(|_| ())?;
+                        foreign.iter().for_each(|e| c.observe(e));
+                        let still = c.stale().iter().any(|s| s.started_seq == seq);
+                        if still { Ok(Vec::new()) } else { Err(()) }
+                    })
+                    .map_err(RunnerError::Journal)
+                })
+                .await?;
+            for e in guarded.foreign {
+                self.tell(RunnerEvent::Recorded(Box::new(e))).await;
+            }
+            for a in guarded.appended.unwrap_or_default() {
+                self.tell(RunnerEvent::Recorded(Box::new(a.entry))).await;
+            }
+        }
         Ok(())
     }
 
     async fn tell(&self, ev: RunnerEvent) {
+        if let (RunnerEvent::Recorded(e), Ok(mut c)) = (&ev, self.claims.lock()) {
+            c.observe(e);
+        }
         // The listener going away (headless printer done, UI closed) is not an error: the
         // line is on disk either way.
         let _ = self.listener.send(ev).await;
+    }
+}
+
+fn held(c: &Claim) -> RunnerError {
+    RunnerError::Held {
+        step: c.step.clone(),
+        command: c.command.clone(),
+        operator: c.operator.clone(),
+        session: c.session.clone().unwrap_or_else(|| "?".into()),
+        since: c.since.clone(),
     }
 }
 

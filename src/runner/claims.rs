@@ -1,0 +1,105 @@
+//! One runner per step, across every process on a run. A `command_started` line is the claim:
+//! it is written only under the journal's file lock, after catching up with the other writers,
+//! and only if no live process holds the step. The claim ends with the command's
+//! `command_finished`, or, when its process is gone, with an `interrupted` finish written by
+//! whoever notices first (under the same lock, so only one does).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::journal::{Entry, Event, Outcome, outputs};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub started_seq: u64,
+    pub step: String,
+    pub command: String,
+    pub operator: String,
+    /// `hostname:pid` of the process running it.
+    pub session: Option<String>,
+    pub since: String,
+}
+
+impl Claim {
+    /// Is the process holding it certainly gone? (Only one on this host can be checked; a
+    /// claim from another host is assumed live.)
+    pub fn is_stale(&self) -> bool {
+        self.session
+            .as_deref()
+            .is_none_or(super::process::session_is_dead)
+    }
+
+    /// The `interrupted` finish that ends a stale claim, keeping the output that reached disk.
+    pub fn interrupted(&self, run_dir: &Path) -> std::io::Result<Event> {
+        let (sha, len) = outputs::recover_partial(run_dir, self.started_seq)?;
+        Ok(Event::CommandFinished {
+            step: self.step.clone(),
+            command: self.command.clone(),
+            started_seq: self.started_seq,
+            exit_status: None,
+            signal: None,
+            duration_ms: 0,
+            output_sha256: sha,
+            output_bytes: len,
+            outcome: Outcome::Interrupted,
+            reason: Some("the session running it ended before it finished".into()),
+        })
+    }
+}
+
+/// The commands running now, by the seq of their start, folded from journal lines in order.
+#[derive(Debug, Default, Clone)]
+pub struct Claims {
+    running: BTreeMap<u64, Claim>,
+}
+
+impl Claims {
+    pub fn from_entries(entries: &[Entry]) -> Claims {
+        let mut c = Claims::default();
+        entries.iter().for_each(|e| c.observe(e));
+        c
+    }
+
+    /// Fold one line. Replaying lines already seen, in order, changes nothing.
+    pub fn observe(&mut self, e: &Entry) {
+        match &e.event {
+            Event::CommandStarted {
+                step,
+                command,
+                operator,
+                session,
+                ..
+            } => {
+                self.running.insert(
+                    e.seq,
+                    Claim {
+                        started_seq: e.seq,
+                        step: step.clone(),
+                        command: command.clone(),
+                        operator: operator.clone(),
+                        session: session.clone(),
+                        since: e.ts.clone(),
+                    },
+                );
+            }
+            Event::CommandFinished { started_seq, .. } => {
+                self.running.remove(started_seq);
+            }
+            _ => {}
+        }
+    }
+
+    /// Who runs `step` now, if anyone.
+    pub fn holder(&self, step: &str) -> Option<&Claim> {
+        self.running.values().find(|c| c.step == step)
+    }
+
+    /// Claims whose process is gone.
+    pub fn stale(&self) -> Vec<Claim> {
+        self.running
+            .values()
+            .filter(|c| c.is_stale())
+            .cloned()
+            .collect()
+    }
+}
