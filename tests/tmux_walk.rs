@@ -51,7 +51,7 @@ impl Walk<'_> {
     fn run_confirmed(&self, shows: &str) {
         let n = count(self.journal, "command_finished");
         self.t.keys(&["Enter"]);
-        let s = self.t.wait_text("Confirm destructive command", T);
+        let s = self.t.wait_text("Confirm command", T);
         assert!(s.contains(shows), "{s}");
         self.t.keys(&["y"]);
         wait_file(self.journal, "the confirmed command", T, |j| {
@@ -144,7 +144,7 @@ fn demo_walked_to_an_open_gate() {
     // p4 installer: install, lock-installer (confirm), permissions (proves "private-env").
     w.next_step("Installer and hardening");
     w.run();
-    w.run_confirmed("installer/lock-installer on staging");
+    w.run_confirmed("installer/lock-installer");
     w.run_and_confirm_tick();
     // p5 cron + migrations (proves "parity").
     w.next_step("Schedule and schema");
@@ -153,7 +153,7 @@ fn demo_walked_to_an_open_gate() {
     // p6 rollback: a second release, roll back (confirm), verify; then forward again.
     w.next_step("Rollback: deploy a second release");
     w.run();
-    w.run_confirmed("rollback/roll-back on staging");
+    w.run_confirmed("rollback/roll-back");
     w.run();
     w.next_step("Forward again to the newest release");
     w.run();

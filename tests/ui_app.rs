@@ -221,12 +221,17 @@ fn confirm_dialog_shows_the_resolved_command_and_secrets_stay_masked() {
     a.selected = rb.step_index("installer").expect("installer");
     assert!(a.on_key(key(KeyCode::Enter)).is_empty(), "confirm first");
     let text = screen(&mut a, 80, 24, &dark());
-    assert!(text.contains("Confirm destructive command"), "{text}");
+    assert!(text.contains("Confirm command"), "{text}");
+    assert!(text.contains("installer/lock-installer"), "{text}");
     assert!(
-        text.contains("installer/lock-installer on staging (deploy@127.0.0.1:2222)"),
+        text.contains("on staging (deploy@127.0.0.1:2222)"),
         "{text}"
     );
+    assert!(text.contains("host key not seen yet"), "{text}");
     assert!(text.contains("rm -f releases/*/install.php"), "{text}");
+    // Enter, the key that opened it, never confirms: a double press runs nothing.
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    assert!(a.dialog.is_some());
     assert_eq!(
         a.on_key(key(KeyCode::Char('y'))),
         vec![Effect::Run {

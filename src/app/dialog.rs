@@ -7,17 +7,36 @@ use ratatui_textarea::TextArea;
 use crate::exec::{HostKeyQuestion, TrustDecision};
 
 pub enum Dialog {
-    /// Before a `confirm = true` command: the exact resolved command and its target.
+    /// Before a `confirm = true` command: the exact resolved command, wrapped in full, its
+    /// target and the host key it will be checked against. Only `y` runs it (never Enter, the
+    /// key that opened it); a destructive one runs only once the step's id is typed.
     Confirm {
         step: String,
         index: usize,
         command: String,
         run: String,
         target: String,
+        host_key: String,
+        destructive: bool,
+        typed: TextArea<'static>,
+        /// First wrapped row shown, for commands longer than the dialog.
+        scroll: u16,
+        error: Option<String>,
     },
     SignOff {
         step: String,
         note: TextArea<'static>,
+        /// The key that will sign (`ALGO SHA256:…`), or `None`: the sign-off will be unsigned,
+        /// and the dialog says so before anything is written.
+        signer: Option<String>,
+    },
+    /// Run a command that already passed again: which one, and why (recorded).
+    Rerun {
+        step: String,
+        commands: Vec<String>,
+        selected: usize,
+        reason: TextArea<'static>,
+        error: Option<String>,
     },
     Waive {
         step: String,
@@ -133,23 +152,91 @@ fn edit(t: &mut TextArea<'static>, key: KeyEvent, multiline: bool) -> DialogResu
     }
 }
 
+/// Only `y` says yes: Enter (which opens these dialogs, and which a person presses twice by
+/// habit) never does.
 fn yes_no(key: KeyEvent) -> DialogResult {
     match key.code {
-        KeyCode::Char('y' | 'Y') | KeyCode::Enter => DialogResult::Confirmed,
+        KeyCode::Char('y' | 'Y') => DialogResult::Confirmed,
         KeyCode::Char('n' | 'N') | KeyCode::Esc => DialogResult::Cancelled,
         _ => DialogResult::Open,
     }
 }
 
+/// Scroll a long command: ↑/↓ by a row, PgUp/PgDn by ten.
+fn scroll_key(scroll: &mut u16, key: KeyEvent) -> bool {
+    match key.code {
+        KeyCode::Up => *scroll = scroll.saturating_sub(1),
+        KeyCode::Down => *scroll = scroll.saturating_add(1),
+        KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+        KeyCode::PageDown => *scroll = scroll.saturating_add(10),
+        _ => return false,
+    }
+    true
+}
+
 impl Dialog {
     pub fn key(&mut self, key: KeyEvent) -> DialogResult {
         match self {
-            Dialog::Confirm { .. } | Dialog::Quit | Dialog::ProposeTick { .. } => yes_no(key),
+            Dialog::Confirm {
+                destructive: false,
+                scroll,
+                ..
+            } => {
+                if scroll_key(scroll, key) {
+                    DialogResult::Open
+                } else {
+                    yes_no(key)
+                }
+            }
+            Dialog::Confirm {
+                destructive: true,
+                step,
+                typed,
+                scroll,
+                error,
+                ..
+            } => {
+                if scroll_key(scroll, key) {
+                    return DialogResult::Open;
+                }
+                match edit(typed, key, false) {
+                    DialogResult::Text(t) if t.trim() == step.as_str() => DialogResult::Confirmed,
+                    DialogResult::Text(_) => {
+                        *error = Some(format!("type `{step}` exactly to run it"));
+                        DialogResult::Open
+                    }
+                    other => other,
+                }
+            }
+            Dialog::Quit | Dialog::ProposeTick { .. } => yes_no(key),
             Dialog::Alert { .. } => match key.code {
                 KeyCode::Char('a' | 'A') => DialogResult::Confirmed,
                 _ => DialogResult::Open,
             },
             Dialog::SignOff { note: t, .. } | Dialog::Note { text: t, .. } => edit(t, key, true),
+            Dialog::Rerun {
+                commands,
+                selected,
+                reason,
+                error,
+                ..
+            } => match key.code {
+                KeyCode::Up => {
+                    *selected = selected.saturating_sub(1);
+                    DialogResult::Open
+                }
+                KeyCode::Down => {
+                    *selected = (*selected + 1).min(commands.len().saturating_sub(1));
+                    DialogResult::Open
+                }
+                _ => match edit(reason, key, false) {
+                    DialogResult::Text(r) if r.trim().is_empty() => {
+                        *error = Some("running a passed command again needs a reason".into());
+                        DialogResult::Open
+                    }
+                    other => other,
+                },
+            },
             Dialog::Waive { reason, error, .. } => match edit(reason, key, true) {
                 DialogResult::Text(r) if r.is_empty() => {
                     *error = Some("a waiver needs a reason".into());

@@ -105,6 +105,8 @@ pub struct App {
     pub session: String,
     /// A journal write failed: shown until acknowledged; no command starts after it.
     pub journal_failed: Option<String>,
+    /// The key this operator's sign-offs are signed with (`ALGO SHA256:…`); `None`: unsigned.
+    pub signing_key: Option<String>,
     pub ticks: u64,
     pub run_dir: String,
     gate_recorded: Option<bool>,
@@ -147,6 +149,7 @@ impl App {
             log_area: (46, 8),
             session: String::new(),
             journal_failed: None,
+            signing_key: None,
             ticks: 0,
             run_dir: String::new(),
             gate_recorded,
@@ -234,6 +237,7 @@ impl App {
                     self.dialog = Some(Dialog::SignOff {
                         step: self.step().id.clone(),
                         note: dialog::text_area("what you checked, anything odd"),
+                        signer: self.signing_key.clone(),
                     });
                 } else {
                     self.message = Some(format!(
@@ -360,37 +364,66 @@ impl App {
             });
             return Vec::new();
         }
-        let Some((index, cmd)) = self.state.next_command(&step) else {
-            self.message = Some(if step.commands.is_empty() {
-                format!("`{}` has no commands: tick its checklist", step.id)
+        let Some((index, _)) = self.state.next_command(&step) else {
+            if step.commands.is_empty() {
+                self.message = Some(format!("`{}` has no commands: tick its checklist", step.id));
             } else {
-                format!("every command of `{}` has passed", step.id)
-            });
+                self.dialog = Some(Dialog::Rerun {
+                    step: step.id.clone(),
+                    commands: step.commands.iter().map(|c| c.name.clone()).collect(),
+                    selected: step.commands.len() - 1,
+                    reason: dialog::text_area("why run it again"),
+                    error: None,
+                });
+            }
             return Vec::new();
         };
-        if cmd.confirm {
-            let run = cmd
-                .run
-                .render(&self.display_vars)
-                .map_or_else(|e| e, |r| r.display);
-            let target = self
-                .targets
-                .iter()
-                .find(|t| t.name == cmd.target)
-                .map_or_else(
-                    || cmd.target.clone(),
-                    |t| format!("{} ({})", t.name, t.endpoint),
-                );
-            self.dialog = Some(Dialog::Confirm {
-                step: step.id.clone(),
-                index,
-                command: cmd.name.clone(),
-                run,
-                target,
-            });
+        self.confirm_or_start(&step, index)
+    }
+
+    /// Start command `index` of `step`, or first ask (a `confirm` command).
+    fn confirm_or_start(&mut self, step: &crate::runbook::Step, index: usize) -> Vec<Effect> {
+        let Some(cmd) = step.commands.get(index) else {
             return Vec::new();
+        };
+        if !cmd.confirm {
+            return self.start(&step.id, index, &cmd.name);
         }
-        self.start(&step.id, index, &cmd.name)
+        let run = cmd
+            .run
+            .render(&self.display_vars)
+            .map_or_else(|e| e, |r| r.display);
+        let target = self
+            .targets
+            .iter()
+            .find(|t| t.name == cmd.target)
+            .map_or_else(
+                || cmd.target.clone(),
+                |t| format!("{} ({})", t.name, t.endpoint),
+            );
+        let host_key = self
+            .state
+            .host_keys
+            .iter()
+            .rev()
+            .find(|k| k.target == cmd.target)
+            .map_or_else(
+                || "not seen yet: checked against known_hosts when it connects".into(),
+                |k| format!("{} {} ({})", k.algorithm, k.fingerprint, k.trust),
+            );
+        self.dialog = Some(Dialog::Confirm {
+            step: step.id.clone(),
+            index,
+            command: cmd.name.clone(),
+            run,
+            target,
+            host_key,
+            destructive: false,
+            typed: dialog::text_area(&format!("type {} to run it", step.id)),
+            scroll: 0,
+            error: None,
+        });
+        Vec::new()
     }
 
     fn start(&mut self, step: &str, index: usize, command: &str) -> Vec<Effect> {
@@ -408,6 +441,12 @@ impl App {
     }
 
     fn toggle_check(&mut self) -> Vec<Effect> {
+        // Only the item under a visible cursor: with focus elsewhere, nobody can see which
+        // item Space would tick.
+        if self.focus != Pane::Checklist {
+            self.message = Some("Tab to the checklist to tick an item".into());
+            return Vec::new();
+        }
         let step = self.step();
         let Some(item) = step.checklist.get(self.check_selected) else {
             self.message = Some(format!("`{}` has no checklist", step.id));
@@ -453,6 +492,26 @@ impl App {
                 },
                 DialogResult::Confirmed,
             ) => self.start(&step, index, &command),
+            (
+                Dialog::Rerun {
+                    step,
+                    commands,
+                    selected,
+                    ..
+                },
+                DialogResult::Text(reason),
+            ) => {
+                let command = commands.get(selected).cloned().unwrap_or_default();
+                let mut fx = vec![Effect::Record(Event::Note {
+                    step: step.clone(),
+                    text: format!("running `{command}` again: {reason}"),
+                    operator: op,
+                })];
+                if let Some(st) = self.runbook.step(&step).cloned() {
+                    fx.extend(self.confirm_or_start(&st, selected));
+                }
+                fx
+            }
             (Dialog::Quit, DialogResult::Confirmed) => {
                 self.quit = true;
                 vec![Effect::Cancel, Effect::Quit]

@@ -129,6 +129,14 @@ async fn run(
     );
     app.run_dir = run_dir.display().to_string();
     app.session = crate::runner::process::session_id();
+    app.signing_key = runner.operator.key.as_ref().map(|k| {
+        format!(
+            "{} {} ({})",
+            k.public.algorithm().as_str(),
+            k.fingerprint(),
+            k.origin
+        )
+    });
     let tails = opened
         .entries
         .iter()

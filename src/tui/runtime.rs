@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{
     Event as TermEvent, EventStream, KeyEventKind, MouseButton, MouseEventKind,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::prompt::{Pending, TuiPrompter};
@@ -78,6 +78,7 @@ impl Runtime<'_> {
                 Duration::from_secs(3600)
             };
             let mut effects = Vec::new();
+            let had_dialog = self.app.dialog.is_some();
             tokio::select! {
                 ev = events.next() => match ev {
                     Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => effects = self.app.on_key(k),
@@ -113,6 +114,15 @@ impl Runtime<'_> {
                 () = tokio::time::sleep(wake) => {}
             }
             dirty = true;
+            if !had_dialog && self.app.dialog.is_some() {
+                // A dialog just opened: keys already typed were meant for the screen behind it
+                // (a second Enter, a `y` for something else). Drop them; resizes still count.
+                while let Some(Some(Ok(ev))) = events.next().now_or_never() {
+                    if let TermEvent::Resize(w, h) = ev {
+                        effects.extend(self.resize(w, h));
+                    }
+                }
+            }
             for e in effects {
                 match e {
                     Effect::Run { step, index } => {

@@ -48,27 +48,84 @@ impl Widget for DialogView<'_> {
                 command,
                 run,
                 target,
+                host_key,
+                destructive,
+                typed,
+                error,
                 ..
             } => (
-                "Confirm destructive command",
+                if *destructive {
+                    "Destructive command"
+                } else {
+                    "Confirm command"
+                },
                 vec![
-                    Line::styled(format!("{step}/{command} on {target}"), t.accent),
+                    Line::styled(format!("{step}/{command}"), t.accent),
+                    Line::styled(format!("on {target}"), t.text),
+                    Line::styled(format!("host key {host_key}"), t.muted),
                     Line::raw(""),
                 ]
                 .into_iter()
                 .chain(run.lines().map(|l| Line::styled(format!("$ {l}"), t.text)))
+                .chain(error.iter().map(|e| Line::styled(e.clone(), t.failed)))
                 .collect(),
-                None,
-                "y / Enter run   n / Esc cancel",
+                destructive.then_some(typed),
+                if *destructive {
+                    "type the step id, Enter run   Esc cancel   ↑↓ scroll"
+                } else {
+                    "y run   n / Esc cancel   ↑↓ scroll"
+                },
             ),
-            Dialog::SignOff { step, note } => (
+            Dialog::SignOff { step, note, signer } => (
                 "Sign off",
-                vec![Line::styled(
-                    format!("Sign off step `{step}`. Your note goes into the journal."),
-                    t.text,
-                )],
+                vec![
+                    Line::styled(
+                        format!("Sign off step `{step}`. Your note goes into the journal."),
+                        t.text,
+                    ),
+                    match signer {
+                        Some(k) => Line::styled(format!("Signed with {k}"), t.muted),
+                        None => Line::styled(
+                            "NO SIGNING KEY: this sign-off will be recorded UNSIGNED and counts for nothing toward the gate. Load your key into ssh-agent or pass --signing-key, then reopen the run.",
+                            t.failed,
+                        ),
+                    },
+                ],
                 Some(note),
-                "Enter sign off   Alt-Enter new line   Esc cancel",
+                if signer.is_some() {
+                    "Enter sign off   Alt-Enter new line   Esc cancel"
+                } else {
+                    "Enter record unsigned   Esc cancel"
+                },
+            ),
+            Dialog::Rerun {
+                step,
+                commands,
+                selected,
+                reason,
+                error,
+            } => (
+                "Run a passed command again",
+                std::iter::once(Line::styled(
+                    format!("Every command of `{step}` has passed. Run one again (↑↓):"),
+                    t.text,
+                ))
+                .chain(commands.iter().enumerate().map(|(i, c)| {
+                    if i == *selected {
+                        Line::styled(format!(" › {c}"), t.selected)
+                    } else {
+                        Line::styled(format!("   {c}"), t.text)
+                    }
+                }))
+                .chain(std::iter::once(Line::styled(
+                    error
+                        .clone()
+                        .unwrap_or_else(|| "The reason is recorded.".into()),
+                    if error.is_some() { t.failed } else { t.muted },
+                )))
+                .collect(),
+                Some(reason),
+                "Enter run again   Esc cancel",
             ),
             Dialog::Waive {
                 step,
@@ -150,7 +207,7 @@ impl Widget for DialogView<'_> {
                     Line::styled("Tick it?", t.text),
                 ],
                 None,
-                "y / Enter tick   n / Esc leave it",
+                "y tick   n / Esc leave it",
             ),
             Dialog::Alert { title, text } => (
                 title.as_str(),
@@ -243,9 +300,18 @@ impl Widget for DialogView<'_> {
             ),
         };
         lines.push(Line::raw(""));
-        let text_h = u16::try_from(lines.len()).unwrap_or(10);
+        // As wide as the screen allows (up to 100), and as tall as the wrapped text needs: the
+        // end of a long command is never cut off, at worst it scrolls.
+        let width = area.width.saturating_sub(4).clamp(20, 100);
+        let inner_w = width.saturating_sub(2);
+        let scroll = match self.dialog {
+            Dialog::Confirm { scroll, .. } => *scroll,
+            _ => 0,
+        };
+        let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+        let rows = u16::try_from(text.line_count(inner_w)).unwrap_or(u16::MAX);
         let input_h = if input.is_some() { 3 } else { 0 };
-        let r = centered(area, 72, text_h + input_h + 3);
+        let r = centered(area, width, rows.saturating_add(input_h + 3));
         Clear.render(r, buf);
         let b = frame(title, t);
         let inner = b.inner(r);
@@ -256,9 +322,9 @@ impl Widget for DialogView<'_> {
             Constraint::Length(1),
         ])
         .areas(inner);
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .render(text_r, buf);
+        let hidden = rows.saturating_sub(text_r.height);
+        let scroll = scroll.min(hidden);
+        text.scroll((scroll, 0)).render(text_r, buf);
         if let Some(input) = input {
             let mut ta = input.clone();
             ta.set_block(
@@ -268,6 +334,15 @@ impl Widget for DialogView<'_> {
             );
             ta.render(input_r, buf);
         }
+        let hint = if hidden > 0 {
+            format!(
+                "{hint}   rows {}-{} of {rows}",
+                scroll + 1,
+                scroll + text_r.height
+            )
+        } else {
+            hint.to_string()
+        };
         Paragraph::new(Line::styled(hint, t.muted)).render(hint_r, buf);
     }
 }
