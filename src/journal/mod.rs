@@ -5,8 +5,10 @@
 //! processes may share one run: each append first reads what others wrote since, so `seq` and
 //! `prev` stay consecutive, and hands those lines back to the caller to fold into its state.
 
+pub mod allowed_signers;
 pub mod event;
 pub mod outputs;
+pub mod seal;
 pub mod sign;
 pub mod state;
 pub mod verify;

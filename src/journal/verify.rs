@@ -1,15 +1,22 @@
-//! `rehearse verify`: check a run directory or an exported bundle with nothing but its files:
-//! the hash chain, every output digest, `SHA256SUMS`, and every sign-off signature.
+//! `rehearse verify`: check a run directory (or the journal half of a bundle) with nothing but
+//! its files and a trust anchor from outside them: the hash chain, timestamps, every digest
+//! field, every output, the runbook's binding, every signature and where it stands, the gate
+//! lines, and what the sealed part proves.
 
 use std::fmt;
 use std::path::Path;
 
-use super::sign::{self, AllowedSigners};
+use super::allowed_signers::AllowedSigners;
+use super::seal::{self, SealedView, SigStatus};
+use super::state::RunState;
 use super::{Entry, Event, GENESIS, JOURNAL_FILE, outputs, sha256_hex};
+use crate::runbook::{self, Runbook};
+
+pub const RUNBOOK_FILE: &str = "runbook.toml";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// `journal.jsonl:5`, `outputs/<sha>`, `SHA256SUMS:3`.
+    /// `journal.jsonl:5`, `outputs/<sha>`, `MANIFEST:3`, `runbook.toml`.
     pub place: String,
     pub message: String,
 }
@@ -25,9 +32,12 @@ pub struct Report {
     pub lines: usize,
     pub outputs: usize,
     pub signatures: usize,
-    pub sums: usize,
     pub problems: Vec<Problem>,
     pub notes: Vec<String>,
+    /// What the sealed part proves; `None` when the journal or runbook could not be read.
+    pub sealed: Option<SealedView>,
+    pub runbook: Option<Runbook>,
+    pub entries: Vec<Entry>,
 }
 
 impl Report {
@@ -35,7 +45,7 @@ impl Report {
         self.problems.is_empty()
     }
 
-    fn problem(&mut self, place: impl Into<String>, message: impl Into<String>) {
+    pub fn problem(&mut self, place: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             place: place.into(),
             message: message.into(),
@@ -43,7 +53,12 @@ impl Report {
     }
 }
 
-pub fn verify(dir: &Path, allowed: Option<&AllowedSigners>) -> Report {
+/// A digest field as it must be before it is used anywhere, least of all in a path.
+pub fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+pub fn verify(dir: &Path, trust: Option<&AllowedSigners>) -> Report {
     let mut r = Report::default();
     let bytes = match std::fs::read(dir.join(JOURNAL_FILE)) {
         Ok(b) => b,
@@ -53,11 +68,48 @@ pub fn verify(dir: &Path, allowed: Option<&AllowedSigners>) -> Report {
         }
     };
     let lines = split_lines(&bytes, &mut r);
-    check_chain(dir, &lines, allowed, &mut r);
-    check_sums(dir, &mut r);
-    if allowed.is_none() && r.signatures > 0 {
-        r.notes.push("signatures were checked against the keys they carry; pass --allowed-signers to check who may sign".into());
+    let entries = check_chain(&lines, &mut r);
+    let Some(entries) = entries else { return r };
+    check_fields(dir, &entries, &mut r);
+    check_signature_lines(&entries, &mut r);
+    let Some(rb) = bound_runbook(dir, &entries, &mut r) else {
+        r.entries = entries;
+        return r;
+    };
+    check_gate_lines(&rb, &entries, &mut r);
+    let view = seal::evaluate(&rb, &entries, &lines, trust);
+    for s in &view.signed {
+        let place = format!("{JOURNAL_FILE}:{}", s.seq + 1);
+        match s.status {
+            SigStatus::Invalid => r.problem(
+                &place,
+                format!(
+                    "signature of this {} by {}: {}",
+                    s.kind,
+                    s.operator,
+                    s.problem.as_deref().unwrap_or("invalid")
+                ),
+            ),
+            SigStatus::NotAllowed => r.notes.push(format!(
+                "{place}: {} by {} is signed with {}, which {} does not allow for that name: not counted",
+                s.kind,
+                s.operator,
+                s.key.as_deref().unwrap_or("?"),
+                trust.map_or("the trust anchor", |t| t.origin.as_str())
+            )),
+            _ => {}
+        }
     }
+    if trust.is_none() && !view.signed.is_empty() {
+        r.notes.push(
+            "no trust anchor (--allowed-signers FILE, or allowed_signers in the config dir): \
+             signatures are valid but untrusted and the gate is not proven"
+                .into(),
+        );
+    }
+    r.sealed = Some(view);
+    r.runbook = Some(rb);
+    r.entries = entries;
     r
 }
 
@@ -80,69 +132,81 @@ fn split_lines<'a>(bytes: &'a [u8], r: &mut Report) -> Vec<&'a [u8]> {
     lines
 }
 
-fn check_chain(dir: &Path, lines: &[&[u8]], allowed: Option<&AllowedSigners>, r: &mut Report) {
+/// Parse and chain every line. `None` if a line is not an entry at all (nothing after it can
+/// be placed).
+fn check_chain(lines: &[&[u8]], r: &mut Report) -> Option<Vec<Entry>> {
     let mut prev = GENESIS.to_string();
-    let mut entries: Vec<Option<Entry>> = Vec::with_capacity(lines.len());
+    let mut entries = Vec::with_capacity(lines.len());
+    let mut last_ts: Option<(std::time::SystemTime, usize)> = None;
     for (i, line) in lines.iter().enumerate() {
         let place = format!("{JOURNAL_FILE}:{}", i + 1);
         r.lines += 1;
-        match serde_json::from_slice::<Entry>(line) {
+        let e: Entry = match serde_json::from_slice(line) {
+            Ok(e) => e,
             Err(e) => {
                 r.problem(&place, format!("not a journal entry: {e}"));
-                entries.push(None);
+                return None;
             }
-            Ok(e) => {
-                if e.seq != i as u64 {
+        };
+        if e.seq != i as u64 {
+            r.problem(
+                &place,
+                format!(
+                    "seq is {}, expected {i} (a line is missing, added or out of order)",
+                    e.seq
+                ),
+            );
+        }
+        if e.prev != prev {
+            r.problem(
+                &place,
+                format!(
+                    "prev is {}, but line {i} hashes to {}: the line before was changed",
+                    short(&e.prev),
+                    short(&prev)
+                ),
+            );
+        }
+        match humantime::parse_rfc3339(&e.ts) {
+            Err(_) => r.problem(&place, format!("ts {:?} is not an RFC 3339 time", e.ts)),
+            Ok(t) => {
+                if let Some((before, at)) = last_ts
+                    && t < before
+                {
                     r.problem(
                         &place,
                         format!(
-                            "seq is {}, expected {i} (a line is missing, added or out of order)",
-                            e.seq
+                            "ts {} is earlier than line {at}'s: time went backwards",
+                            e.ts
                         ),
                     );
                 }
-                if e.prev != prev {
-                    r.problem(
-                        &place,
-                        format!(
-                            "prev is {}, but line {} hashes to {prev}: the line before was changed",
-                            short(&e.prev),
-                            i
-                        ),
-                    );
-                }
-                entries.push(Some(e));
+                last_ts = Some((t, i + 1));
             }
         }
         prev = sha256_hex(line);
+        entries.push(e);
     }
-    for (i, e) in entries.iter().enumerate() {
-        let Some(e) = e else { continue };
-        let place = format!("{JOURNAL_FILE}:{}", i + 1);
+    Some(entries)
+}
+
+/// Digest fields are hostile until shown to be 64 lowercase hex; only then is an output read.
+fn check_fields(dir: &Path, entries: &[Entry], r: &mut Report) {
+    for e in entries {
+        let place = format!("{JOURNAL_FILE}:{}", e.seq + 1);
         match &e.event {
             Event::CommandFinished {
                 output_sha256,
                 output_bytes,
                 ..
-            } => check_output(dir, output_sha256, *output_bytes, &place, r),
+            } => check_output(dir, output_sha256, Some(*output_bytes), &place, r),
             Event::Probe { output_sha256, .. } => {
-                check_output(dir, output_sha256, u64::MAX, &place, r)
+                check_output(dir, output_sha256, None, &place, r);
             }
-            Event::Signature {
-                signs_seq,
-                key_fingerprint,
-                signature,
-            } => {
-                r.signatures += 1;
-                check_signature(
-                    lines,
-                    &entries,
-                    *signs_seq,
-                    key_fingerprint,
-                    signature,
-                    allowed,
+            Event::RunStarted { runbook_sha256, .. } if !is_digest(runbook_sha256) => {
+                r.problem(
                     &place,
-                    r,
+                    format!("runbook_sha256 {runbook_sha256:?} is not a digest"),
                 );
             }
             _ => {}
@@ -150,8 +214,15 @@ fn check_chain(dir: &Path, lines: &[&[u8]], allowed: Option<&AllowedSigners>, r:
     }
 }
 
-fn check_output(dir: &Path, sha: &str, len: u64, place: &str, r: &mut Report) {
+fn check_output(dir: &Path, sha: &str, len: Option<u64>, place: &str, r: &mut Report) {
     r.outputs += 1;
+    if !is_digest(sha) {
+        r.problem(
+            place,
+            format!("output_sha256 {sha:?} is not 64 lowercase hex digits: refusing to use it"),
+        );
+        return;
+    }
     match std::fs::read(outputs::output_path(dir, sha)) {
         Err(e) => r.problem(place, format!("output {} is missing: {e}", short(sha))),
         Ok(b) => {
@@ -164,7 +235,9 @@ fn check_output(dir: &Path, sha: &str, len: u64, place: &str, r: &mut Report) {
                         short(&got)
                     ),
                 );
-            } else if len != u64::MAX && b.len() as u64 != len {
+            } else if let Some(len) = len
+                && b.len() as u64 != len
+            {
                 r.problem(
                     place,
                     format!("output_bytes says {len}, the file holds {}", b.len()),
@@ -174,100 +247,124 @@ fn check_output(dir: &Path, sha: &str, len: u64, place: &str, r: &mut Report) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check_signature(
-    lines: &[&[u8]],
-    entries: &[Option<Entry>],
-    signs_seq: u64,
-    key_fingerprint: &str,
-    armored: &str,
-    allowed: Option<&AllowedSigners>,
-    place: &str,
-    r: &mut Report,
-) {
-    let idx = usize::try_from(signs_seq).unwrap_or(usize::MAX);
-    let Some(Some(signed)) = entries.get(idx) else {
-        r.problem(
-            place,
-            format!(
-                "signs line {} (seq {signs_seq}), which does not exist",
-                idx.saturating_add(1)
-            ),
-        );
-        return;
-    };
-    let Event::Signoff {
-        operator,
-        key_fingerprint: claimed,
-        ..
-    } = &signed.event
-    else {
-        r.problem(
-            place,
-            format!(
-                "signs seq {signs_seq}, which is a {} line, not a signoff",
-                signed.event.kind()
-            ),
-        );
-        return;
-    };
-    match sign::verify(armored, lines[idx]) {
-        Err(e) => r.problem(
-            place,
-            format!("signature of line {} (signoff by {operator}): {e}", idx + 1),
-        ),
-        Ok(key) => {
-            let fp = key.fingerprint(russh::keys::HashAlg::Sha256).to_string();
-            if fp != key_fingerprint || claimed.as_deref().is_some_and(|c| c != fp) {
-                r.problem(
-                    place,
-                    format!("signed by {fp}, but the lines name {key_fingerprint}"),
-                );
+/// A signature line must sign the line right before it, and that line must be of a signed
+/// kind; a sign-off that names a key must be followed by its signature.
+fn check_signature_lines(entries: &[Entry], r: &mut Report) {
+    for (i, e) in entries.iter().enumerate() {
+        let place = format!("{JOURNAL_FILE}:{}", i + 1);
+        match &e.event {
+            Event::Signature { signs_seq, .. } => {
+                r.signatures += 1;
+                let before = i.checked_sub(1).and_then(|j| entries.get(j));
+                if *signs_seq + 1 != e.seq {
+                    r.problem(
+                        &place,
+                        format!(
+                            "signs seq {signs_seq}, but a signature must sign the line right before it (seq {})",
+                            e.seq.saturating_sub(1)
+                        ),
+                    );
+                } else if let Some(b) = before
+                    && !b.event.is_signed_kind()
+                {
+                    r.problem(
+                        &place,
+                        format!(
+                            "signs a {} line, which is not a kind that is signed",
+                            b.event.kind()
+                        ),
+                    );
+                }
             }
-            if let Some(a) = allowed
-                && !a.allows(operator, &key)
-            {
-                r.problem(
-                    place,
-                    format!("{operator} is not allowed to sign with {fp} (allowed_signers)"),
+            Event::Signoff {
+                key_fingerprint: Some(fp),
+                ..
+            } => {
+                let next_signs = matches!(
+                    entries.get(i + 1).map(|n| &n.event),
+                    Some(Event::Signature { signs_seq, .. }) if *signs_seq == e.seq
                 );
+                if !next_signs {
+                    r.problem(
+                        &place,
+                        format!("sign-off names key {fp} but no signature follows it"),
+                    );
+                }
             }
+            _ => {}
         }
     }
 }
 
-pub const SUMS_FILE: &str = "SHA256SUMS";
-
-fn check_sums(dir: &Path, r: &mut Report) {
-    let Ok(text) = std::fs::read_to_string(dir.join(SUMS_FILE)) else {
-        return;
+/// The runbook kept beside the journal, used only if it is the one the run started with.
+fn bound_runbook(dir: &Path, entries: &[Entry], r: &mut Report) -> Option<Runbook> {
+    let recorded = entries.first().and_then(|e| match &e.event {
+        Event::RunStarted { runbook_sha256, .. } => Some(runbook_sha256.clone()),
+        _ => None,
+    });
+    let Some(recorded) = recorded else {
+        r.problem(
+            format!("{JOURNAL_FILE}:1"),
+            "the first line is not run_started",
+        );
+        return None;
     };
-    for (i, line) in text.lines().enumerate() {
-        let place = format!("{SUMS_FILE}:{}", i + 1);
-        let Some((hash, name)) = line.split_once("  ") else {
-            r.problem(&place, "expected `<sha256>  <path>`");
-            continue;
-        };
-        if name.contains("..") || name.starts_with('/') {
-            r.problem(&place, format!("refusing path {name:?}"));
-            continue;
+    let path = dir.join(RUNBOOK_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) => {
+            r.problem(
+                RUNBOOK_FILE,
+                format!("cannot read: {e}; the gate cannot be recomputed"),
+            );
+            return None;
         }
-        r.sums += 1;
-        match std::fs::read(dir.join(name)) {
-            Err(e) => r.problem(&place, format!("{name}: {e}")),
-            Ok(b) if sha256_hex(&b) != hash => r.problem(
-                &place,
-                format!(
-                    "{name} hashes to {}, not {}",
-                    short(&sha256_hex(&b)),
-                    short(hash)
-                ),
+    };
+    let got = sha256_hex(&bytes);
+    if got != recorded {
+        r.problem(
+            RUNBOOK_FILE,
+            format!(
+                "hashes to {got}, but the run started with runbook_sha256 {recorded}: not the runbook of this run"
             ),
-            Ok(_) => {}
+        );
+        return None;
+    }
+    match runbook::parse_bytes(&bytes, &path) {
+        Ok(rb) => Some(rb),
+        Err(e) => {
+            r.problem(RUNBOOK_FILE, e.to_string());
+            None
         }
     }
 }
 
-fn short(h: &str) -> String {
+/// A `gate` line that says OPEN must agree with the gate recomputed over the lines before it,
+/// as the writer computed it (the live view). A forged "gate opened" is an error.
+fn check_gate_lines(rb: &Runbook, entries: &[Entry], r: &mut Report) {
+    let mut state = RunState::default();
+    for e in entries {
+        if let Event::Gate { open, .. } = &e.event {
+            let v = crate::gate::evaluate(rb, &state);
+            let place = format!("{JOURNAL_FILE}:{}", e.seq + 1);
+            if *open && !v.open {
+                r.problem(
+                    &place,
+                    format!(
+                        "says the gate opened, but the lines before it leave it shut ({})",
+                        v.reasons().join("; ")
+                    ),
+                );
+            } else if !*open && v.open {
+                r.notes.push(format!(
+                    "{place}: says the gate shut, though the lines before it would open it"
+                ));
+            }
+        }
+        state.apply(e);
+    }
+}
+
+pub fn short(h: &str) -> String {
     h.chars().take(12).collect::<String>() + "…"
 }

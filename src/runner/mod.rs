@@ -115,9 +115,12 @@ impl Runner {
         {
             key_fingerprint.clone_from(&self.operator.key_fingerprint());
         }
+        if let Event::Gate { operator, .. } = &mut event {
+            *operator = Some(self.operator.name.clone());
+        }
         let appended = self.append(event).await?;
-        // A sign-off is signed over the exact bytes just written, and the signature follows it.
-        if let (Event::Signoff { .. }, Some(key)) = (&appended.entry.event, &self.operator.key) {
+        // A signed kind is signed over the exact bytes just written; the signature follows it.
+        if let (true, Some(key)) = (appended.entry.event.is_signed_kind(), &self.operator.key) {
             match key.sign(appended.line.as_bytes()).await {
                 Ok(signature) => {
                     self.append(Event::Signature {
