@@ -164,10 +164,7 @@ pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
         }
     };
     let trust = anchor.as_ref().map(|(t, _)| t);
-    let mut r = crate::journal::verify::verify(path, trust);
-    let (problems, notes) = report::check_bundle(path, trust);
-    r.problems.extend(problems);
-    r.notes.extend(notes);
+    let r = report::verify_path(path, trust);
     for n in &r.notes {
         eprintln!("note: {}", report::text::visible(n, false));
     }

@@ -376,6 +376,15 @@ fn from_view(
     }
 }
 
+/// Everything `verify` checks: the journal half, and for a bundle its manifest and reports.
+pub fn verify_path(path: &Path, trust: Option<&AllowedSigners>) -> verify::Report {
+    let mut r = verify::verify(path, trust);
+    let (problems, notes) = check_bundle(path, trust);
+    r.problems.extend(problems);
+    r.notes.extend(notes);
+    r
+}
+
 pub fn to_json(r: &Report) -> String {
     serde_json::to_string_pretty(r).unwrap_or_default() + "\n"
 }
