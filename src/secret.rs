@@ -388,11 +388,7 @@ mod tests {
                 len: 3
             })
         );
-        assert!(
-            err.unwrap_err()
-                .to_string()
-                .contains("`pin` is 3 characters")
-        );
+        assert!(err.is_err_and(|e| e.to_string().contains("`pin` is 3 characters")));
         assert!(check_secret_lengths(&[("ok".into(), SecretString::new("abcdef"))]).is_ok());
     }
 
