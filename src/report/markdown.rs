@@ -144,10 +144,9 @@ pub fn to_markdown(r: &Report) -> String {
             );
             let _ = writeln!(
                 s,
-                "- **{}** on `{}` (host key `{}`) by {} at {}: **{}** (exit {}, {} ms, {} bytes, output `{}`){}{}",
+                "- **{}** on `{}` by {} at {}: **{}** (exit {}, {} ms, {} bytes, output `{}`, host key `{}`){}{}",
                 md(&c.name),
                 md(&c.target),
-                md(c.host_key.as_deref().unwrap_or("local")),
                 md(&c.operator),
                 md(&c.ts),
                 c.outcome,
@@ -155,6 +154,7 @@ pub fn to_markdown(r: &Report) -> String {
                 c.duration_ms,
                 c.output_bytes,
                 md(&c.output_sha256),
+                md(c.host_key.as_deref().unwrap_or("local")),
                 c.reason
                     .as_ref()
                     .map(|r| format!(" — {}", md(r)))
