@@ -271,3 +271,54 @@ pub fn find_line(lines: &[String], kind: &str) -> usize {
         .position(|l| l.contains(&format!("\"kind\":\"{kind}\"")))
         .unwrap_or_else(|| panic!("no {kind} line"))
 }
+
+/// A signed run (ana signs step one with her ssh-keygen key), an isolated HOME, and a trust
+/// anchor that trusts ana's key for ana.
+pub struct Case {
+    pub _tmp: tempfile::TempDir,
+    pub home: PathBuf,
+    pub dir: PathBuf,
+    pub ana: PathBuf,
+    pub run: PathBuf,
+    /// Trusts ana's key for ana.
+    pub anchor: PathBuf,
+}
+
+pub fn case(signoffs: u32) -> Case {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().to_path_buf();
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let ana = keygen(&dir, "ana_key");
+    let run = make_run_with(&dir, Some(&ana), signoffs);
+    let anchor = allowed(&dir, "trusted", &[("ana", &ana)]);
+    Case {
+        _tmp: tmp,
+        home,
+        dir,
+        ana,
+        run,
+        anchor,
+    }
+}
+
+pub fn signoff(c: &Case, who: &str, key: Option<&Path>, step: &str) -> std::process::Output {
+    let mut args = vec![
+        "signoff".to_string(),
+        c.run.display().to_string(),
+        "--step".into(),
+        step.into(),
+        "--note".into(),
+        format!("{who} agrees"),
+        "--operator".into(),
+        who.into(),
+    ];
+    match key {
+        Some(k) => {
+            args.push("--signing-key".into());
+            args.push(k.display().to_string());
+        }
+        None => args.push("--unsigned".into()),
+    }
+    cmd(&c.home).args(&args).output().expect("signoff")
+}
