@@ -127,8 +127,17 @@ pub fn evaluate(
         .filter(|s| s.status == SigStatus::Trusted)
         .map(|s| s.seq)
         .max();
-    let sealed_len = sealed_upto.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX) + 1);
-    let sealed_len = sealed_len.min(entries.len());
+    // Lines before `sealed_len` are sealed; the sealing signature right after them is the seal
+    // itself, neither sealed content nor tail.
+    let (sealed_len, tail_len) = match sealed_upto {
+        Some(n) => {
+            let len = usize::try_from(n)
+                .map_or(entries.len(), |n| n + 1)
+                .min(entries.len());
+            (len, entries.len().saturating_sub(len + 1))
+        }
+        None => (0, entries.len()),
+    };
     let state = RunState::from_entries(&entries[..sealed_len]);
     let counted: BTreeMap<u64, String> = signed
         .iter()
@@ -140,15 +149,6 @@ pub fn evaluate(
         .iter()
         .rfind(|s| s.kind == "gate" && sealed_upto.is_some_and(|n| s.seq <= n))
         .cloned();
-    // The sealing signature line itself is part of the seal, not of the tail.
-    let tail_len = entries
-        .len()
-        .saturating_sub((sealed_len + 1).min(entries.len()));
-    let tail_len = if sealed_upto.is_none() {
-        entries.len()
-    } else {
-        tail_len
-    };
     SealedView {
         anchored: trust.is_some(),
         lines: entries.len(),
