@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use crate::journal::state::RunState;
+use crate::journal::state::{RunState, SignoffRecord};
 use crate::runbook::{Level, Runbook};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +108,23 @@ pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgres
     })
 }
 
+/// Who a sign-off counts as, if it counts at all: distinct answers are distinct signers.
+pub type SignerOf<'a> = &'a dyn Fn(&SignoffRecord) -> Option<String>;
+
+/// The live view, as the process writing the journal sees it: a sign-off counts by the key it
+/// names, else by the operator's name. Nothing here is proven; for evidence (verify, export,
+/// reports) use `evidence::seal::evaluate`, which counts only trusted signatures.
 pub fn evaluate(rb: &Runbook, state: &RunState) -> Verdict {
+    evaluate_with(rb, state, &|so| {
+        Some(
+            so.key_fingerprint
+                .clone()
+                .unwrap_or_else(|| format!("name:{}", so.operator)),
+        )
+    })
+}
+
+pub fn evaluate_with(rb: &Runbook, state: &RunState, signer_of: SignerOf<'_>) -> Verdict {
     let mut reqs = Vec::new();
     let g = &rb.gate;
 
@@ -155,7 +171,6 @@ pub fn evaluate(rb: &Runbook, state: &RunState) -> Verdict {
     }
 
     if g.signoffs > 0 {
-        // Distinct people: by key fingerprint when they signed with a key, else by name.
         let mut who = BTreeSet::new();
         for (id, rec) in &state.steps {
             let required = g.required_steps.contains(id)
@@ -163,13 +178,7 @@ pub fn evaluate(rb: &Runbook, state: &RunState) -> Verdict {
             if !required {
                 continue;
             }
-            for so in &rec.signoffs {
-                who.insert(
-                    so.key_fingerprint
-                        .clone()
-                        .unwrap_or_else(|| format!("name:{}", so.operator)),
-                );
-            }
+            who.extend(rec.signoffs.iter().filter_map(signer_of));
         }
         let n = u32::try_from(who.len()).unwrap_or(u32::MAX);
         reqs.push(Requirement {

@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 pub mod cli;
+pub mod evidence;
 pub mod exec;
 pub mod gate;
 pub mod journal;

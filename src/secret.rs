@@ -34,11 +34,56 @@ impl fmt::Display for SecretString {
     }
 }
 
+/// One form of a secret to find. Base64 forms may be wrapped (`base64` wraps at 76 columns,
+/// PEM at 64, `-w N` anywhere): they match with line breaks between any two characters.
+#[derive(Clone)]
+struct Needle {
+    bytes: Vec<u8>,
+    repl: Vec<u8>,
+    wrapped: bool,
+}
+
+enum Match {
+    /// The needle matched, consuming this many bytes of input.
+    Full(usize),
+    /// The input ended while it still matched: more bytes may complete it.
+    Partial,
+    No,
+}
+
+impl Needle {
+    fn at(&self, hay: &[u8]) -> Match {
+        let mut h = 0;
+        for (k, &b) in self.bytes.iter().enumerate() {
+            if self.wrapped && k > 0 {
+                while h < hay.len() && (hay[h] == b'\n' || hay[h] == b'\r') {
+                    h += 1;
+                }
+            }
+            match hay.get(h) {
+                None => return Match::Partial,
+                Some(&c) if c == b => h += 1,
+                Some(_) => return Match::No,
+            }
+        }
+        Match::Full(h)
+    }
+
+    /// The most input bytes a match can span: two break bytes (`\r\n`) per gap when wrapped.
+    fn span(&self) -> usize {
+        if self.wrapped {
+            self.bytes.len() * 3
+        } else {
+            self.bytes.len()
+        }
+    }
+}
+
 /// Replaces every secret value (and its base64 forms) with `[secret:NAME]`.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// (needle, replacement), longest needle first so a secret containing another wins.
-    needles: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Longest needle first so a secret containing another wins.
+    needles: Vec<Needle>,
 }
 
 impl fmt::Debug for Redactor {
@@ -48,8 +93,36 @@ impl fmt::Debug for Redactor {
 }
 
 /// Secrets shorter than this are not redacted: replacing every "a" would destroy the output
-/// and protect nothing. Loading a runbook warns about such values.
+/// and protect nothing. Run start refuses such values (see [`check_secret_lengths`]).
 pub const MIN_SECRET_LEN: usize = 4;
+/// The shortest secret value a run accepts: below it, redaction is either useless or hides
+/// ordinary output, so a run refuses to start rather than leak or garble.
+pub const MIN_SAFE_SECRET_LEN: usize = 6;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "secret `{name}` is {len} characters long; secrets shorter than {MIN_SAFE_SECRET_LEN} cannot be \
+     redacted safely (use a longer value, or do not mark the variable secret)"
+)]
+pub struct ShortSecret {
+    pub name: String,
+    pub len: usize,
+}
+
+/// Refuse secret values too short to redact safely. Session set-up calls this before a run
+/// starts.
+pub fn check_secret_lengths(secrets: &[(String, SecretString)]) -> Result<(), ShortSecret> {
+    for (name, value) in secrets {
+        let len = value.expose().chars().count();
+        if len < MIN_SAFE_SECRET_LEN {
+            return Err(ShortSecret {
+                name: name.clone(),
+                len,
+            });
+        }
+    }
+    Ok(())
+}
 
 impl Redactor {
     pub fn new(secrets: &[(String, SecretString)]) -> Self {
@@ -58,13 +131,22 @@ impl Redactor {
             if value.expose().len() < MIN_SECRET_LEN {
                 continue;
             }
-            let replacement = format!("[secret:{name}]").into_bytes();
-            for form in forms(value.expose()) {
-                needles.push((form, replacement.clone()));
+            let repl = format!("[secret:{name}]").into_bytes();
+            needles.push(Needle {
+                bytes: value.expose().as_bytes().to_vec(),
+                repl: repl.clone(),
+                wrapped: false,
+            });
+            for form in base64_forms(value.expose()) {
+                needles.push(Needle {
+                    bytes: form,
+                    repl: repl.clone(),
+                    wrapped: true,
+                });
             }
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.0.len()));
-        needles.dedup_by(|a, b| a.0 == b.0);
+        needles.sort_by_key(|n| std::cmp::Reverse(n.bytes.len()));
+        needles.dedup_by(|a, b| a.bytes == b.bytes);
         Redactor { needles }
     }
 
@@ -72,9 +154,16 @@ impl Redactor {
         self.needles.is_empty()
     }
 
-    /// The longest needle: a streaming redactor must hold back this many bytes minus one.
+    /// The most bytes one match can span: a streaming redactor holds back less than this.
     pub fn max_len(&self) -> usize {
-        self.needles.first().map_or(0, |n| n.0.len())
+        self.needles.iter().map(Needle::span).max().unwrap_or(0)
+    }
+
+    fn full_at(&self, hay: &[u8]) -> Option<(usize, &[u8])> {
+        self.needles.iter().find_map(|n| match n.at(hay) {
+            Match::Full(len) => Some((len, n.repl.as_slice())),
+            _ => None,
+        })
     }
 
     pub fn redact(&self, input: &[u8]) -> Vec<u8> {
@@ -83,16 +172,14 @@ impl Redactor {
         }
         let mut out = Vec::with_capacity(input.len());
         let mut i = 0;
-        'outer: while i < input.len() {
-            for (needle, repl) in &self.needles {
-                if input[i..].starts_with(needle) {
-                    out.extend_from_slice(repl);
-                    i += needle.len();
-                    continue 'outer;
-                }
+        while i < input.len() {
+            if let Some((len, repl)) = self.full_at(&input[i..]) {
+                out.extend_from_slice(repl);
+                i += len;
+            } else {
+                out.push(input[i]);
+                i += 1;
             }
-            out.push(input[i]);
-            i += 1;
         }
         out
     }
@@ -103,37 +190,44 @@ impl Redactor {
 
     /// The first secret form found in `haystack`, for the export's last check.
     pub fn find_leak(&self, haystack: &[u8]) -> Option<String> {
-        self.needles.iter().find_map(|(needle, repl)| {
-            haystack
-                .windows(needle.len())
-                .any(|w| w == needle.as_slice())
-                .then(|| String::from_utf8_lossy(repl).into_owned())
+        (0..haystack.len()).find_map(|i| {
+            self.full_at(&haystack[i..])
+                .map(|(_, repl)| String::from_utf8_lossy(repl).into_owned())
         })
     }
 }
 
-/// The value, and its base64 encodings at each of the three alignments a value can take inside
-/// a longer base64 stream (trimmed to the characters that do not depend on neighbours).
-fn forms(value: &str) -> Vec<Vec<u8>> {
+/// The base64 encodings of `value` at each of the three alignments it can take inside a longer
+/// base64 stream (trimmed to the characters that do not depend on neighbours, so padding or its
+/// absence does not matter), in the standard and the URL-safe alphabet.
+fn base64_forms(value: &str) -> Vec<Vec<u8>> {
     let b64 = base64::engine::general_purpose::STANDARD;
-    let mut out = vec![value.as_bytes().to_vec()];
+    let mut out = Vec::new();
     for pad in 0..3usize {
         let mut buf = vec![0u8; pad];
         buf.extend_from_slice(value.as_bytes());
         let enc = b64.encode(&buf);
-        // Skip characters influenced by the padding prefix, and the tail that depends on what
-        // follows the value.
         let skip = if pad == 0 { 0 } else { (pad * 8).div_ceil(6) };
         let keep_end = ((pad + value.len()) * 8) / 6;
         if keep_end > skip + 2 {
-            out.push(enc.as_bytes()[skip..keep_end].to_vec());
+            let std_form = enc.as_bytes()[skip..keep_end].to_vec();
+            let url: Vec<u8> = std_form
+                .iter()
+                .map(|&c| match c {
+                    b'+' => b'-',
+                    b'/' => b'_',
+                    c => c,
+                })
+                .collect();
+            out.push(std_form);
+            out.push(url);
         }
     }
     out
 }
 
 /// Redacts a byte stream chunk by chunk, holding back just enough bytes that a secret split
-/// across two chunks is still caught.
+/// across two chunks (or wrapped across lines) is still caught.
 #[derive(Debug)]
 pub struct StreamRedactor {
     redactor: Redactor,
@@ -165,13 +259,9 @@ impl StreamRedactor {
         self.redactor.redact(&head)
     }
 
-    /// Length of the longest suffix of `pending` that is a proper prefix of some needle.
+    /// Length of the longest suffix of `pending` that a needle could still complete.
     fn partial_tail(&self) -> usize {
-        let max = self
-            .redactor
-            .max_len()
-            .saturating_sub(1)
-            .min(self.pending.len());
+        let max = self.redactor.max_len().min(self.pending.len());
         (1..=max)
             .rev()
             .find(|&k| {
@@ -179,27 +269,20 @@ impl StreamRedactor {
                 self.redactor
                     .needles
                     .iter()
-                    .any(|(n, _)| n.len() > k && n.starts_with(tail))
+                    .any(|n| matches!(n.at(tail), Match::Partial))
             })
             .unwrap_or(0)
     }
 
-    /// Where to split so that no needle straddles the cut: move the cut left past any position
-    /// where a needle match begins and would extend beyond it.
+    /// Where to split so that no match straddles the cut: move the cut right past any match
+    /// that begins before it.
     fn safe_cut(&self, hold: usize) -> usize {
         let mut cut = self.pending.len() - hold;
         let mut i = 0;
         while i < cut {
-            let mut advanced = false;
-            for (needle, _) in &self.redactor.needles {
-                if self.pending[i..].starts_with(needle) {
-                    i += needle.len();
-                    advanced = true;
-                    break;
-                }
-            }
-            if !advanced {
-                i += 1;
+            match self.redactor.full_at(&self.pending[i..]) {
+                Some((len, _)) => i += len,
+                None => i += 1,
             }
             if i > cut {
                 cut = i;
@@ -250,6 +333,63 @@ mod tests {
         }
         out.extend(s.finish());
         assert_eq!(String::from_utf8_lossy(&out), "aaa [secret:db_pass] bbb");
+    }
+
+    #[test]
+    fn wrapped_url_safe_and_unpadded_base64_are_caught() {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+        // 57 bytes and more: where `base64`'s 76-column wrapping used to hide it.
+        let secret = "s3cret-".repeat(12);
+        let red = Redactor::new(&[("k".into(), SecretString::new(secret.clone()))]);
+        for prefix in ["", "x", "xy"] {
+            let raw = format!("{prefix}{secret}");
+            for enc in [
+                STANDARD.encode(&raw),
+                STANDARD_NO_PAD.encode(&raw),
+                URL_SAFE_NO_PAD.encode(format!("{raw}\u{fb}\u{ff}")),
+            ] {
+                for width in [1usize, 4, 64, 76] {
+                    let wrapped: String = enc
+                        .as_bytes()
+                        .chunks(width)
+                        .map(|c| String::from_utf8_lossy(c).into_owned() + "\n")
+                        .collect();
+                    assert!(
+                        red.find_leak(wrapped.as_bytes()).is_some(),
+                        "w{width}: {wrapped}"
+                    );
+                    let out = red.redact(wrapped.as_bytes());
+                    assert!(red.find_leak(&out).is_none(), "w{width}");
+                    let mut s = StreamRedactor::new(red.clone());
+                    let mut streamed = Vec::new();
+                    for c in wrapped.as_bytes().chunks(7) {
+                        streamed.extend(s.push(c));
+                    }
+                    streamed.extend(s.finish());
+                    assert_eq!(streamed, out, "stream w{width}");
+                }
+            }
+        }
+        // Control: ordinary wrapped base64 passes untouched.
+        let other = STANDARD.encode("nothing to see here, really nothing at all");
+        assert_eq!(red.redact(other.as_bytes()), other.as_bytes());
+    }
+
+    #[test]
+    fn short_secrets_are_refused_at_run_start() {
+        let err = check_secret_lengths(&[
+            ("ok".into(), SecretString::new("long-enough")),
+            ("pin".into(), SecretString::new("123")),
+        ]);
+        assert_eq!(
+            err,
+            Err(ShortSecret {
+                name: "pin".into(),
+                len: 3
+            })
+        );
+        assert!(err.is_err_and(|e| e.to_string().contains("`pin` is 3 characters")));
+        assert!(check_secret_lengths(&[("ok".into(), SecretString::new("abcdef"))]).is_ok());
     }
 
     proptest::proptest! {

@@ -97,14 +97,17 @@ fn enter_enter_runs_nothing_y_runs_and_the_whole_command_shows() {
     t.wait_text("Steps", T);
     // Two Enters in one breath: the first opens the dialog, the second must not confirm.
     t.keys(&["Enter", "Enter"]);
-    let s = t.wait_text("Confirm command", T);
-    // The whole command is there, wrapped, its end included.
-    let flat: String = s
-        .lines()
-        .map(|l| l.trim_matches(|c| c == '║' || c == ' ' || c == '│'))
-        .collect::<Vec<_>>()
-        .join("");
-    assert!(flat.contains("THE-DESTRUCTIVE-END"), "{s}");
+    // The whole command is there, wrapped, its end included (waiting for the frame to land).
+    let flat_of = |s: &str| -> String {
+        s.lines()
+            .map(|l| l.trim_matches(|c| c == '║' || c == ' ' || c == '│'))
+            .collect::<Vec<_>>()
+            .join("")
+    };
+    let s = t.wait_for("the whole command in the dialog", T, |s| {
+        s.contains("Confirm command") && flat_of(s).contains("THE-DESTRUCTIVE-END")
+    });
+    let flat = flat_of(&s);
     for i in [0, 5, 10, 15] {
         assert!(
             flat.contains(&format!("part-{i:02}")),

@@ -235,5 +235,10 @@ fn demo_walked_to_an_open_gate() {
         .arg(&run)
         .output()
         .expect("verify");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // Intact; without a trust anchor the gate is "not proven" (exit 4), never a failure (1).
+    assert!(
+        matches!(o.status.code(), Some(0 | 4)),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

@@ -175,6 +175,7 @@ impl App {
                     return vec![Effect::Record(Event::Gate {
                         open: self.verdict.open,
                         reasons: self.verdict.reasons(),
+                        operator: None,
                     })];
                 }
             }

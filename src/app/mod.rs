@@ -401,16 +401,19 @@ impl App {
                 || cmd.target.clone(),
                 |t| format!("{} ({})", t.name, t.endpoint),
             );
-        let host_key = self
-            .state
-            .host_keys
-            .iter()
-            .rev()
-            .find(|k| k.target == cmd.target)
-            .map_or_else(
-                || "not seen yet: checked against known_hosts when it connects".into(),
-                |k| format!("{} {} ({})", k.algorithm, k.fingerprint, k.trust),
-            );
+        let host_key = if cmd.target == crate::runbook::LOCAL {
+            "none: runs on this machine".to_string()
+        } else {
+            self.state
+                .host_keys
+                .iter()
+                .rev()
+                .find(|k| k.target == cmd.target)
+                .map_or_else(
+                    || "not seen yet: checked against known_hosts when it connects".into(),
+                    |k| format!("{} {} ({})", k.algorithm, k.fingerprint, k.trust),
+                )
+        };
         self.dialog = Some(Dialog::Confirm {
             step: step.id.clone(),
             index,

@@ -1,10 +1,36 @@
-//! `export` and `verify`: the evidence a run leaves behind.
+//! `export` and `verify`: the evidence a run leaves behind, judged against trust from outside it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::journal::allowed_signers::AllowedSigners;
 use crate::report;
 use crate::runbook::Runbook;
+
+/// Evidence intact, but nothing outside it says whose keys signed it: the gate is not proven.
+pub const EXIT_UNTRUSTED: i32 = 4;
+
+/// The trust anchor: `--allowed-signers FILE`, else `allowed_signers` in the config dir. Never
+/// a file inside the evidence, and never a path the journal names.
+pub fn trust_anchor(explicit: Option<&Path>) -> Result<Option<(AllowedSigners, Vec<u8>)>, String> {
+    let (path, origin): (PathBuf, String) = match explicit {
+        Some(p) => (
+            p.to_path_buf(),
+            format!("--allowed-signers {}", p.display()),
+        ),
+        None => match paths::config_dir().map(|d| d.join("allowed_signers")) {
+            Some(p) if p.exists() => {
+                let o = format!("{} (config dir)", p.display());
+                (p, o)
+            }
+            _ => return Ok(None),
+        },
+    };
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let t = AllowedSigners::parse(&String::from_utf8_lossy(&bytes), &path, origin)
+        .map_err(|e| e.to_string())?;
+    Ok(Some((t, bytes)))
+}
 
 /// Secret values known to this process for a run: `--var`s and the environment variables the
 /// runbook names for its secret variables.
@@ -30,16 +56,24 @@ fn known_secrets(rb: &Runbook, given: &[(String, String)]) -> crate::secret::Red
     crate::secret::Redactor::new(&secrets)
 }
 
-pub fn export_cmd(
+pub async fn export_cmd(
     run_dir: &Path,
     format: Format,
     output: Option<&Path>,
     given: &[(String, String)],
+    global: &Global,
 ) -> i32 {
     let rb = match report::run_runbook(run_dir) {
         Ok(rb) => rb,
         Err(e) => {
             eprintln!("rehearse: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let anchor = match trust_anchor(None) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("rehearse: trust anchor: {e}");
             return EXIT_USAGE;
         }
     };
@@ -49,7 +83,31 @@ pub fn export_cmd(
             .is_some_and(|e| ["md", "json", "html"].contains(&e.to_string_lossy().as_ref()))
     });
     if let (Some(dir), false) = (output, is_file) {
-        return match report::write_bundle(run_dir, dir, format.ext(), &redactor) {
+        let op = match operator(global).await {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("rehearse: {e}");
+                return EXIT_USAGE;
+            }
+        };
+        let Some(key) = op.key.as_ref() else {
+            eprintln!(
+                "rehearse: a bundle's MANIFEST is signed by the exporter: give --signing-key FILE, \
+                 set signing_key in the config, or load a key into ssh-agent"
+            );
+            return EXIT_USAGE;
+        };
+        let trust_bytes = anchor.as_ref().map(|(_, b)| b.as_slice());
+        return match report::write_bundle(
+            run_dir,
+            dir,
+            format.ext(),
+            &redactor,
+            trust_bytes,
+            (&op.name, key),
+        )
+        .await
+        {
             Ok(b) => {
                 eprintln!(
                     "wrote {} files to {} (check with: rehearse verify {})",
@@ -65,11 +123,11 @@ pub fn export_cmd(
             }
         };
     }
-    let (report, _) = match report::build(run_dir) {
+    let report = match report::build(run_dir, anchor.as_ref().map(|(t, _)| t)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
+            eprintln!("rehearse: refusing to export: {e}");
+            return EXIT_FAILED;
         }
     };
     let text = match format {
@@ -94,28 +152,72 @@ pub fn export_cmd(
     0
 }
 
+/// Exit 0: intact, and the trust anchor was applied (the gate line says OPEN or SHUT);
+/// 1: something is broken (the first broken place is named); 2: usage; 4: intact, but no trust
+/// anchor, so every signature is untrusted and the gate is not proven.
 pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
-    let signers = match allowed.map(std::fs::read_to_string).transpose() {
-        Ok(t) => t.map(|t| crate::journal::sign::AllowedSigners::parse(&t)),
+    let anchor = match trust_anchor(allowed) {
+        Ok(a) => a,
         Err(e) => {
             eprintln!("rehearse: allowed signers: {e}");
             return EXIT_USAGE;
         }
     };
-    let r = crate::journal::verify::verify(path, signers.as_ref());
+    let trust = anchor.as_ref().map(|(t, _)| t);
+    let r = report::verify_path(path, trust);
     for n in &r.notes {
-        eprintln!("note: {n}");
+        eprintln!("note: {}", report::text::visible(n, false));
     }
     if let Some(first) = r.problems.first() {
-        println!("FAILED: {first}");
+        println!(
+            "FAILED: {}",
+            report::text::visible(&first.to_string(), false)
+        );
         for p in r.problems.iter().skip(1) {
-            println!("also: {p}");
+            println!("also: {}", report::text::visible(&p.to_string(), false));
         }
         return EXIT_FAILED;
     }
+    let Some(view) = &r.sealed else {
+        println!("FAILED: nothing to verify");
+        return EXIT_FAILED;
+    };
     println!(
-        "ok: {} lines chained, {} outputs match their digests, {} SHA256SUMS entries, {} signatures valid",
-        r.lines, r.outputs, r.sums, r.signatures
+        "ok: {} lines chained, {} outputs match their digests, {} signatures valid",
+        r.lines, r.outputs, r.signatures
     );
+    for s in &view.signed {
+        println!(
+            "{} line {} by {}: {}",
+            s.kind,
+            s.seq + 1,
+            report::text::visible(&s.operator, false),
+            s.status.label()
+        );
+    }
+    match view.sealed_upto {
+        Some(n) => println!(
+            "sealed: lines 1-{} (head of the journal {}); unsealed tail: {} lines, not counted",
+            n + 1,
+            view.head,
+            view.tail_len
+        ),
+        None => println!(
+            "sealed: nothing; unsealed tail: {} lines, not counted",
+            view.tail_len
+        ),
+    }
+    println!("gate: {}", view.label());
+    for req in &view.verdict.requirements {
+        println!(
+            "  {} {}: {}",
+            if req.met { "✓" } else { "✗" },
+            req.name,
+            report::text::visible(&req.detail, false)
+        );
+    }
+    if trust.is_none() {
+        return EXIT_UNTRUSTED;
+    }
     0
 }

@@ -4,11 +4,13 @@ pub mod demo;
 mod evidence;
 mod plan;
 mod run;
+mod signoff;
 mod watch;
 
-pub use evidence::{export_cmd, verify_cmd};
+pub use evidence::{EXIT_UNTRUSTED, export_cmd, trust_anchor, verify_cmd};
 pub use plan::{check, plan};
 pub use run::run_step;
+pub use signoff::signoff_cmd;
 pub use watch::watch_cmd;
 
 use std::path::{Path, PathBuf};
@@ -111,6 +113,17 @@ pub enum Cmd {
         #[arg(long, value_name = "FILE")]
         allowed_signers: Option<PathBuf>,
     },
+    /// Sign a step off headless with the session's key (--signing-key, config, ssh-agent).
+    /// Refuses without a key unless --unsigned (an unsigned sign-off counts for nothing).
+    Signoff {
+        run_dir: PathBuf,
+        #[arg(long)]
+        step: String,
+        #[arg(long, default_value = "")]
+        note: String,
+        #[arg(long)]
+        unsigned: bool,
+    },
     /// Open the demo runbook against an embedded SSH host on 127.0.0.1 (nothing to install).
     Demo {
         /// Run this step headless instead of opening the TUI.
@@ -186,6 +199,14 @@ impl Global {
     }
 }
 
+/// Who acts, and with which signing key, for commands that open no session of executors.
+pub async fn operator(
+    global: &Global,
+) -> Result<crate::runner::Operator, crate::session::SessionError> {
+    let opts = global.session_options(TargetOptions::default());
+    crate::session::operator(&opts, &opts.settings).await
+}
+
 /// Install the file logger: nothing is printed to the terminal while the TUI is up.
 fn init_logging(state: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = paths::log_dir(state);
@@ -259,7 +280,26 @@ pub fn main(cli: Cli) -> i32 {
             run_dir,
             format,
             output,
-        }) => export_cmd(&run_dir, format, output.as_deref(), &cli.vars),
+        }) => rt.block_on(export_cmd(
+            &run_dir,
+            format,
+            output.as_deref(),
+            &cli.vars,
+            &cli.global,
+        )),
+        Some(Cmd::Signoff {
+            run_dir,
+            step,
+            note,
+            unsigned,
+        }) => rt.block_on(signoff_cmd(
+            &run_dir,
+            &step,
+            &note,
+            unsigned,
+            &cli.vars,
+            &cli.global,
+        )),
         Some(Cmd::Verify {
             path,
             allowed_signers,

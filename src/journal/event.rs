@@ -109,9 +109,20 @@ pub enum Event {
         /// The armored SSHSIG (`-----BEGIN SSH SIGNATURE-----` ...).
         signature: String,
     },
+    /// Written whenever the verdict changes. An opening (`open = true`) is signed: the
+    /// signature line right after it says who opened the gate, and its `prev` over which head.
     Gate {
         open: bool,
         reasons: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
+    /// A signed checkpoint: the signature right after it covers every line before it, so
+    /// what was recorded up to here can no longer be changed unnoticed. `reason` says why
+    /// (`quit`, `watch interval`, `watch end`, ...).
+    Seal {
+        operator: String,
+        reason: String,
     },
     Probe {
         passed: bool,
@@ -185,6 +196,24 @@ impl Event {
             Event::WatchStopped { .. } => "watch_stopped",
             Event::TornTail { .. } => "torn_tail",
             Event::Unrecorded { .. } => "unrecorded",
+            Event::Seal { .. } => "seal",
+        }
+    }
+
+    /// Kinds whose line is signed by the line right after it (when the writer has a key).
+    pub fn is_signed_kind(&self) -> bool {
+        matches!(
+            self,
+            Event::Signoff { .. } | Event::Seal { .. } | Event::Gate { open: true, .. }
+        )
+    }
+
+    /// Who a signed line speaks for: the principal its signature is checked against.
+    pub fn signer_name(&self) -> Option<&str> {
+        match self {
+            Event::Signoff { operator, .. } | Event::Seal { operator, .. } => Some(operator),
+            Event::Gate { operator, .. } => operator.as_deref(),
+            _ => None,
         }
     }
 }

@@ -5,11 +5,11 @@
 //! processes may share one run: each append first reads what others wrote since, so `seq` and
 //! `prev` stay consecutive, and hands those lines back to the caller to fold into its state.
 
+pub mod allowed_signers;
 pub mod event;
 pub mod outputs;
 pub mod sign;
 pub mod state;
-pub mod verify;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -14,6 +14,19 @@ pub fn output_path(run_dir: &Path, sha256: &str) -> PathBuf {
     run_dir.join(OUTPUTS_DIR).join(sha256)
 }
 
+/// The path of an output named by a journal field, only if the field is a digest: a value
+/// such as `../../x` never becomes a path.
+pub fn checked_output_path(run_dir: &Path, sha256: &str) -> io::Result<PathBuf> {
+    if is_digest(sha256) {
+        Ok(output_path(run_dir, sha256))
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{sha256:?} is not a SHA-256 digest"),
+        ))
+    }
+}
+
 fn partial_path(run_dir: &Path, started_seq: u64) -> PathBuf {
     run_dir
         .join(OUTPUTS_DIR)
@@ -118,10 +131,15 @@ pub fn recover_partial(run_dir: &Path, started_seq: u64) -> io::Result<(String, 
 /// The last `max` bytes of an output file, for excerpts and for a step's log after a restart.
 pub fn read_tail(run_dir: &Path, sha256: &str, max: u64) -> io::Result<Vec<u8>> {
     use std::io::{Seek, SeekFrom};
-    let mut f = File::open(output_path(run_dir, sha256))?;
+    let mut f = File::open(checked_output_path(run_dir, sha256)?)?;
     let len = f.metadata()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(max)))?;
     let mut out = Vec::new();
     f.read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// A digest field as it must be before it is used anywhere, least of all in a path.
+pub fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

@@ -1,7 +1,7 @@
-//! Sign-offs signed in OpenSSH's SSHSIG format (namespace `rehearse-signoff@v1`), through
-//! ssh-agent when one is running, else a key file. The signed message is the exact bytes of the
-//! `signoff` line without its newline; since that line carries `prev`, the signature vouches for
-//! the whole history before it. Anyone can check one with
+//! Journal lines signed in OpenSSH's SSHSIG format (namespace `rehearse-signoff@v1` for every
+//! signed kind: sign-offs, seals, gate openings), through ssh-agent when one is running, else a
+//! key file. The signed message is the exact bytes of the line without its newline; since that
+//! line carries `prev`, the signature vouches for the whole history before it. Anyone can check one with
 //! `ssh-keygen -Y verify -n rehearse-signoff@v1 -f allowed_signers -I NAME -s SIG < LINE`.
 
 use std::path::{Path, PathBuf};
@@ -58,20 +58,25 @@ impl SigningKey {
 
     /// The armored signature of `msg`.
     pub async fn sign(&self, msg: &[u8]) -> Result<String, String> {
+        self.sign_in(NAMESPACE, msg).await
+    }
+
+    /// The armored signature of `msg` in another namespace (the bundle manifest's).
+    pub async fn sign_in(&self, namespace: &str, msg: &[u8]) -> Result<String, String> {
         let sig = match &self.source {
-            Source::Key(k) => SshSig::sign(k.as_ref(), NAMESPACE, HASH, msg)
+            Source::Key(k) => SshSig::sign(k.as_ref(), namespace, HASH, msg)
                 .map_err(|e| format!("cannot sign: {e}"))?,
             Source::Agent => {
                 let mut agent = AgentClient::connect_env()
                     .await
                     .map_err(|e| format!("ssh-agent: {e}"))?;
-                let data = SshSig::signed_data(NAMESPACE, HASH, msg).map_err(|e| e.to_string())?;
+                let data = SshSig::signed_data(namespace, HASH, msg).map_err(|e| e.to_string())?;
                 let rsa_hash = self.public.algorithm().is_rsa().then_some(HashAlg::Sha512);
                 let signature = agent
                     .sign_request_signature(&self.public, rsa_hash, &data)
                     .await
                     .map_err(|e| format!("ssh-agent refused to sign: {e}"))?;
-                SshSig::new(self.public.key_data().clone(), NAMESPACE, HASH, signature)
+                SshSig::new(self.public.key_data().clone(), namespace, HASH, signature)
                     .map_err(|e| e.to_string())?
             }
         };
@@ -131,82 +136,26 @@ fn load_file(p: &Path) -> Result<SigningKey, String> {
     ))
 }
 
-/// Check an armored SSHSIG over `msg`. Returns the signer's key.
-pub fn verify(armored: &str, msg: &[u8]) -> Result<PublicKey, String> {
+/// Check an armored SSHSIG over `msg` made in `namespace`. Returns the signer's key; whether
+/// that key is trusted is for an allowed_signers file to say, never the signature itself.
+pub fn verify_in(namespace: &str, armored: &str, msg: &[u8]) -> Result<PublicKey, String> {
     let sig =
         SshSig::from_pem(armored.as_bytes()).map_err(|e| format!("not an SSH signature: {e}"))?;
-    if sig.namespace() != NAMESPACE {
+    if sig.namespace() != namespace {
         return Err(format!(
-            "signature namespace is {:?}, expected {NAMESPACE:?}",
+            "signature namespace is {:?}, expected {namespace:?}",
             sig.namespace()
         ));
     }
     let key = PublicKey::from(sig.public_key().clone());
-    key.verify(NAMESPACE, msg, &sig)
-        .map_err(|_| "signature does not match the signed line".to_string())?;
+    key.verify(namespace, msg, &sig)
+        .map_err(|_| "signature does not match the signed bytes".to_string())?;
     Ok(key)
 }
 
-/// An `allowed_signers` file (ssh-keygen(1) ALLOWED SIGNERS): principals and their keys.
-#[derive(Debug, Default)]
-pub struct AllowedSigners {
-    entries: Vec<(Vec<String>, PublicKey)>,
-}
-
-impl AllowedSigners {
-    pub fn parse(text: &str) -> AllowedSigners {
-        let mut entries = Vec::new();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut fields = line.split_whitespace();
-            let Some(principals) = fields.next() else {
-                continue;
-            };
-            let rest: Vec<&str> = fields.collect();
-            // Options (namespaces=..., cert-authority, valid-after=...) may precede the key.
-            let Some(at) = rest.iter().position(|f| {
-                f.starts_with("ssh-") || f.starts_with("ecdsa-") || f.starts_with("sk-")
-            }) else {
-                continue;
-            };
-            let key_text = rest[at..]
-                .iter()
-                .take(2)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" ");
-            if let Ok(k) = PublicKey::from_openssh(&key_text) {
-                entries.push((principals.split(',').map(str::to_string).collect(), k));
-            }
-        }
-        AllowedSigners { entries }
-    }
-
-    pub fn allows(&self, principal: &str, key: &PublicKey) -> bool {
-        self.entries.iter().any(|(ps, k)| {
-            k.key_data() == key.key_data() && ps.iter().any(|p| glob_match(p, principal))
-        })
-    }
-}
-
-/// `*` and `?` patterns, as allowed_signers principals may use.
-fn glob_match(pattern: &str, s: &str) -> bool {
-    fn go(p: &[char], s: &[char]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    go(
-        &pattern.chars().collect::<Vec<_>>(),
-        &s.chars().collect::<Vec<_>>(),
-    )
+/// A journal line's signature (namespace [`NAMESPACE`]).
+pub fn verify(armored: &str, msg: &[u8]) -> Result<PublicKey, String> {
+    verify_in(NAMESPACE, armored, msg)
 }
 
 #[cfg(test)]
@@ -224,8 +173,5 @@ mod tests {
         let who = verify(&sig, line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(who.key_data(), sk.public.key_data());
         assert!(verify(&sig, br#"{"seq":3,"kind":"signoff "}"#).is_err());
-        let allowed = AllowedSigners::parse(&format!("ana,bob {}\n# comment\n", sk.openssh()));
-        assert!(allowed.allows("ana", &who));
-        assert!(!allowed.allows("eve", &who));
     }
 }

@@ -232,7 +232,8 @@ impl RunState {
                     ..
                 } = &e.event
                 {
-                    for rec in self.steps.values_mut() {
+                    // Only the line right after a sign-off can be its signature.
+                    for rec in self.steps.values_mut().filter(|_| *signs_seq + 1 == e.seq) {
                         if let Some(so) = rec.signoffs.iter_mut().find(|s| s.seq == *signs_seq) {
                             so.signature = Some(signature.clone());
                         }
@@ -370,7 +371,8 @@ impl RunState {
                     signature: None,
                 });
             }
-            Event::Gate { open, reasons } => self.gate = Some((*open, reasons.clone())),
+            Event::Gate { open, reasons, .. } => self.gate = Some((*open, reasons.clone())),
+            Event::Seal { operator, .. } => self.operator_seen(operator),
             Event::Probe { passed, reason, .. } => self.probes.push(ProbeRecord {
                 seq: e.seq,
                 ts: e.ts.clone(),

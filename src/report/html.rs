@@ -3,12 +3,31 @@
 use std::fmt::Write as _;
 
 use super::Report;
+use super::text::{esc, esc_pre};
+use crate::evidence::seal::SignedLine;
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+fn signed_line(s: &SignedLine) -> String {
+    format!(
+        "<b>{}</b> at {} (line {}, over head <code>{}</code>), key <code>{}</code>: {}{}",
+        esc(&s.operator),
+        esc(&s.ts),
+        s.seq + 1,
+        esc(&s.over_head),
+        esc(s.key.as_deref().unwrap_or("none")),
+        s.status.label(),
+        s.note
+            .as_ref()
+            .map(|n| format!(" — {}", esc(n)))
+            .unwrap_or_default()
+    )
+}
+
+fn tail(sealed: bool) -> &'static str {
+    if sealed {
+        ""
+    } else {
+        " <i>(unsealed tail: not counted)</i>"
+    }
 }
 
 /// One self-contained HTML file a person can print: no scripts, no external resources.
@@ -47,15 +66,38 @@ pub fn to_html(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "<tr><th>Operators</th><td>{}</td></tr><tr><th>Journal</th><td>{} lines</td></tr></table>",
-        esc(&r.operators.join(", ")),
-        r.journal_lines
+        "<tr><th>Operators</th><td>{}</td></tr>",
+        esc(&r.operators.join(", "))
+    );
+    for (k, v) in &r.vars {
+        let _ = writeln!(
+            s,
+            "<tr><th>Variable <code>{}</code></th><td><code>{}</code></td></tr>",
+            esc(k),
+            esc(v)
+        );
+    }
+    for k in &r.secret_vars {
+        let _ = writeln!(
+            s,
+            "<tr><th>Variable <code>{}</code></th><td>secret, not shown</td></tr>",
+            esc(k)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<tr><th>Journal</th><td>{} lines, head <code>{}</code>; lines 1–{} sealed by a trusted signature, {} after them unsealed</td></tr>\n<tr><th>Trust anchor</th><td>{}</td></tr></table>",
+        r.journal_lines,
+        esc(&r.journal_head),
+        r.sealed_lines,
+        r.unsealed_tail,
+        esc(&r.trust)
     );
     let _ = writeln!(
         s,
         "<h2>Gate: <span class=\"{}\">{}</span></h2><ul>",
         if r.gate_open { "ok" } else { "bad" },
-        if r.gate_open { "OPEN" } else { "SHUT" }
+        esc(&r.gate_verdict)
     );
     for g in &r.gate {
         let _ = writeln!(
@@ -66,6 +108,39 @@ pub fn to_html(r: &Report) -> String {
             esc(&g.name),
             esc(&g.detail)
         );
+    }
+    match &r.gate_opened {
+        Some(o) => {
+            let _ = writeln!(s, "<li>Opened by {}</li>", signed_line(o));
+        }
+        None => {
+            let _ = writeln!(s, "<li>No signed gate opening in the sealed lines</li>");
+        }
+    }
+    if let Some(m) = &r.monitoring {
+        let _ = writeln!(
+            s,
+            "</ul><h2>Monitoring</h2><p>Window {}, watched {}</p><ul>",
+            esc(&m.window),
+            esc(&m.watched)
+        );
+        for g in &m.gaps {
+            let _ = writeln!(s, "<li class=\"bad\">Gap: {}</li>", esc(g));
+        }
+        for p in &m.probes {
+            let _ = writeln!(
+                s,
+                "<li>Probe line {} at {}: {}{}{}</li>",
+                p.seq + 1,
+                esc(&p.ts),
+                if p.passed { "passed" } else { "FAILED" },
+                p.reason
+                    .as_ref()
+                    .map(|x| format!(" — {}", esc(x)))
+                    .unwrap_or_default(),
+                tail(p.sealed)
+            );
+        }
     }
     let _ = writeln!(
         s,
@@ -105,9 +180,11 @@ pub fn to_html(r: &Report) -> String {
                 );
                 let _ = writeln!(
                     s,
-                    "<tr><td><b>{}</b> on {}</td><td>{}, {}</td><td class=\"{}\">{}{}</td><td>{exit}</td><td>{}</td><td><code>{}</code> ({} bytes)</td></tr>",
+                    "<tr><td><b>{}</b> on {} (host key <code>{}</code>){}</td><td>{}, {}</td><td class=\"{}\">{}{}</td><td>{exit}</td><td>{}</td><td><code>{}</code> ({} bytes)</td></tr>\n<tr><td colspan=\"6\">Ran: <pre>{}</pre></td></tr>",
                     esc(&c.name),
                     esc(&c.target),
+                    esc(c.host_key.as_deref().unwrap_or("local")),
+                    tail(c.sealed),
                     esc(&c.operator),
                     esc(&c.ts),
                     if c.outcome == "passed" { "ok" } else { "bad" },
@@ -118,13 +195,14 @@ pub fn to_html(r: &Report) -> String {
                         .unwrap_or_default(),
                     c.duration_ms,
                     esc(&c.output_sha256),
-                    c.output_bytes
+                    c.output_bytes,
+                    esc_pre(&c.run)
                 );
                 if !c.excerpt.trim().is_empty() {
                     let _ = writeln!(
                         s,
                         "<tr><td colspan=\"6\"><pre>{}</pre></td></tr>",
-                        esc(c.excerpt.trim_end())
+                        esc_pre(c.excerpt.trim_end())
                     );
                 }
             }
@@ -145,34 +223,26 @@ pub fn to_html(r: &Report) -> String {
             );
         }
         for n in &st.notes {
-            let _ = writeln!(s, "<li>Note: {}</li>", esc(n));
+            let _ = writeln!(
+                s,
+                "<li>Note by {} at {}: {}{}</li>",
+                esc(&n.operator),
+                esc(&n.ts),
+                esc(&n.text),
+                tail(n.sealed)
+            );
         }
         for w in &st.waivers {
             let _ = writeln!(s, "<li>Waived by {}</li>", esc(w));
         }
         for so in &st.signoffs {
-            let _ = writeln!(
-                s,
-                "<li>Signed off by <b>{}</b> at {} (line {}){}: {}</li>",
-                esc(&so.operator),
-                esc(&so.ts),
-                so.seq + 1,
-                if so.signed {
-                    format!(
-                        ", signature by {}",
-                        esc(so.key_fingerprint.as_deref().unwrap_or("?"))
-                    )
-                } else {
-                    ", unsigned".into()
-                },
-                esc(&so.note)
-            );
+            let _ = writeln!(s, "<li>Signed off by {}</li>", signed_line(so));
         }
         let _ = writeln!(s, "</ul>");
     }
     let _ = writeln!(
         s,
-        "<p>Check this evidence with <code>rehearse verify</code>, or by hand: <code>sha256sum -c SHA256SUMS</code> and <code>ssh-keygen -Y verify</code> (see docs/journal.md).</p></body></html>"
+        "<p>Check this evidence with <code>rehearse verify</code>, or by hand: the MANIFEST and its signature and <code>ssh-keygen -Y verify</code> (see docs/journal.md).</p></body></html>"
     );
     s
 }

@@ -73,7 +73,7 @@ impl Runner {
             journal,
             &entries,
             redactor.clone(),
-            operator.key.clone(),
+            (Some(operator.name.clone()), operator.key.clone()),
             tx.clone(),
         );
         let runner = Arc::new(Runner {

@@ -91,6 +91,8 @@ pub struct Writer {
 
 struct Task {
     journal: Option<Journal>,
+    /// Who this process acts for: named on the gate lines it writes.
+    operator: Option<String>,
     /// Who runs which step, from every line this writer has seen (ours and others').
     claims: Arc<std::sync::Mutex<Claims>>,
     redactor: Redactor,
@@ -106,14 +108,16 @@ impl Writer {
         journal: Journal,
         seen: &[Entry],
         redactor: Redactor,
-        key: Option<SigningKey>,
+        signer: (Option<String>, Option<SigningKey>),
         listener: mpsc::Sender<RunnerEvent>,
     ) -> Writer {
+        let (operator, key) = signer;
         let run_dir = journal.dir().to_path_buf();
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
         let task = Task {
             journal: Some(journal),
+            operator,
             claims: Arc::new(std::sync::Mutex::new(Claims::from_entries(seen))),
             redactor,
             key,
@@ -212,6 +216,11 @@ impl Task {
         } = &mut event
         {
             *key_fingerprint = signer.as_ref().map(SigningKey::fingerprint);
+        }
+        if let Event::Gate { operator, .. } = &mut event
+            && operator.is_none()
+        {
+            operator.clone_from(&self.operator);
         }
         let handle = tokio::runtime::Handle::current();
         let (first, second, sign_error) = self
@@ -355,7 +364,7 @@ fn held(c: &Claim) -> RunnerError {
 
 /// The kinds whose line is signed (the signature line follows it under the same lock).
 fn signed_kind(event: &Event) -> bool {
-    matches!(event, Event::Signoff { .. })
+    event.is_signed_kind()
 }
 
 /// Replace every secret value in every string of the event. Fails closed: an event that cannot

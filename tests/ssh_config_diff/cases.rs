@@ -1,4 +1,5 @@
 //! The table: each case is a config (plus any files it includes) and the alias to resolve.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 pub struct Case {
     pub name: &'static str,

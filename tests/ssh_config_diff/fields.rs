@@ -1,4 +1,5 @@
 //! Both sides' answers in `ssh -G`'s vocabulary, for the fields rehearse uses.
+#![allow(clippy::expect_used)] // a test states its expectations
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
