@@ -30,6 +30,7 @@ pub enum Action {
     SearchNext,
     SearchPrev,
     Help,
+    Detail,
     Escape,
     Quit,
     #[serde(skip)]
@@ -107,6 +108,7 @@ impl Action {
             Action::SearchNext => "log: next match",
             Action::SearchPrev => "log: previous match",
             Action::Help => "show / hide this help",
+            Action::Detail => "show the focused thing in full (Esc closes)",
             Action::Escape => "close the dialog or overlay",
             Action::Quit => "quit (asks first if a command is running)",
             Action::Internal(_) => "",

@@ -31,6 +31,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("n", "search_next"),
     ("N", "search_prev"),
     ("?", "help"),
+    ("v", "detail"),
     ("esc", "escape"),
     ("q", "quit"),
     ("ctrl-c", "quit"),
@@ -273,6 +274,10 @@ mod tests {
         assert_eq!(
             help.iter().filter(|(_, d)| d.starts_with("quit")).count(),
             1
+        );
+        assert!(
+            help.iter().any(|(k, d)| k == "v" && d.contains("in full")),
+            "{help:?}"
         );
     }
 }

@@ -1,6 +1,10 @@
 //! Styles by meaning (ok, failed, running, muted, accent...), loaded from `themes/*.toml`.
 //! Bundled themes are embedded; a theme file may set only some roles, the rest fall back to the
 //! dark default. `NO_COLOR` keeps the modifiers (bold, reverse) and drops every colour.
+//!
+//! Body text (`text`, `title`, `status`, `dialog`) keeps the terminal's own colours, so it
+//! reads on dark and light terminals alike; the bundled themes colour meaning only, and a
+//! test holds their contrast against a dark and a light background.
 
 use std::str::FromStr;
 
@@ -88,8 +92,19 @@ roles!(
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
     name: Option<String>,
+    /// The background the theme is tuned for; documents intent, and the contrast test reads it.
+    #[serde(default)]
+    #[allow(dead_code)] // read by the contrast test
+    background: Option<Background>,
     #[serde(default)]
     styles: RoleDefs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Background {
+    Dark,
+    Light,
 }
 
 fn color(s: &str) -> Result<Color, String> {
@@ -188,17 +203,179 @@ mod tests {
     }
 
     #[test]
-    fn no_color_drops_colours_keeps_modifiers() {
-        let t = Theme::parse(BUNDLED[0].1, "dark", true).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.failed.fg, None);
-        assert!(
-            t.selected.add_modifier.contains(Modifier::REVERSED)
-                || t.selected.add_modifier.contains(Modifier::BOLD)
-        );
+    fn no_color_drops_colours_keeps_meaning_in_modifiers() {
+        for (name, text) in BUNDLED {
+            let t = Theme::parse(text, name, true).unwrap_or_else(|e| panic!("{e}"));
+            for (role, st) in roles(&t) {
+                assert!(
+                    st.fg.is_none() && st.bg.is_none(),
+                    "{name}.{role} has a colour under NO_COLOR"
+                );
+            }
+            // Without colour the selection and a failure must still stand out.
+            assert!(
+                t.selected.add_modifier.contains(Modifier::REVERSED),
+                "{name}"
+            );
+            assert!(t.failed.add_modifier.contains(Modifier::BOLD), "{name}");
+        }
     }
 
     #[test]
     fn unknown_role_is_an_error() {
         assert!(Theme::parse("[styles]\nshiny = { fg = \"red\" }", "x", false).is_err());
+    }
+
+    fn roles(t: &Theme) -> Vec<(&'static str, Style)> {
+        vec![
+            ("text", t.text),
+            ("muted", t.muted),
+            ("accent", t.accent),
+            ("title", t.title),
+            ("ok", t.ok),
+            ("failed", t.failed),
+            ("running", t.running),
+            ("waived", t.waived),
+            ("signed", t.signed),
+            ("pending", t.pending),
+            ("stderr", t.stderr),
+            ("border", t.border),
+            ("border_focus", t.border_focus),
+            ("selected", t.selected),
+            ("status", t.status),
+            ("status_key", t.status_key),
+            ("dialog", t.dialog),
+            ("dialog_border", t.dialog_border),
+            ("gauge", t.gauge),
+            ("search_match", t.search_match),
+        ]
+    }
+
+    /// Roles drawn as words: WCAG's 4.5:1 for text. The rest are borders and bars: 3:1.
+    const TEXT_ROLES: &[&str] = &[
+        "muted",
+        "accent",
+        "ok",
+        "failed",
+        "running",
+        "waived",
+        "signed",
+        "pending",
+        "stderr",
+        "status_key",
+    ];
+    /// Body text: the terminal's own colours, whatever its background.
+    const BODY_ROLES: &[&str] = &["text", "title", "status", "dialog", "selected"];
+    const DARK_BG: (u8, u8, u8) = (0x1e, 0x1e, 0x1e);
+    const LIGHT_BG: (u8, u8, u8) = (0xff, 0xff, 0xff);
+
+    /// The RGB a colour shows as, when that is known: indices 16-255 are fixed by the xterm
+    /// 256-colour scheme; 0-15 and the named colours follow the user's palette, so they are
+    /// not known (and not allowed in bundled themes).
+    fn rgb(c: Color) -> Option<(u8, u8, u8)> {
+        const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+        match c {
+            Color::Rgb(r, g, b) => Some((r, g, b)),
+            Color::Indexed(i @ 16..=231) => {
+                let n = usize::from(i - 16);
+                Some((LEVELS[n / 36], LEVELS[(n / 6) % 6], LEVELS[n % 6]))
+            }
+            Color::Indexed(i @ 232..=255) => {
+                let v = 8 + 10 * (i - 232);
+                Some((v, v, v))
+            }
+            _ => None,
+        }
+    }
+
+    /// WCAG 2 relative luminance and contrast ratio.
+    fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.040_45 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    }
+
+    fn contrast(a: (u8, u8, u8), b: (u8, u8, u8)) -> f64 {
+        let (x, y) = (luminance(a), luminance(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn contrast_matches_wcag_reference_values() {
+        assert!((contrast((0, 0, 0), (255, 255, 255)) - 21.0).abs() < 0.01);
+        // #767676 on white is the well-known 4.54:1 grey.
+        assert!((contrast((0x76, 0x76, 0x76), LIGHT_BG) - 4.54).abs() < 0.01);
+    }
+
+    #[test]
+    fn bundled_themes_leave_body_text_to_the_terminal() {
+        for (name, text) in BUNDLED {
+            let t = Theme::parse(text, name, false).unwrap_or_else(|e| panic!("{e}"));
+            for (role, st) in roles(&t) {
+                if BODY_ROLES.contains(&role) {
+                    assert_eq!(
+                        (st.fg, st.bg),
+                        (None, None),
+                        "{name}.{role} must not set colours"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bundled_theme_colours_read_on_dark_and_light_backgrounds() {
+        let mut report = Vec::new();
+        for (name, text) in BUNDLED {
+            let file: ThemeFile = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+            let own = match file.background {
+                Some(Background::Dark) => DARK_BG,
+                Some(Background::Light) => LIGHT_BG,
+                None => panic!("{name}: bundled themes say which background they are for"),
+            };
+            let other = if own == DARK_BG { LIGHT_BG } else { DARK_BG };
+            // High contrast means WCAG AAA on its own background; the others must also stay
+            // readable (3:1, the non-text minimum) if the terminal turns out to be the other kind.
+            let high = *name == "high-contrast";
+            let t = Theme::parse(text, name, false).unwrap_or_else(|e| panic!("{e}"));
+            for (role, st) in roles(&t) {
+                let Some(fg) = st.fg else { continue };
+                let fg = rgb(fg)
+                    .unwrap_or_else(|| panic!("{name}.{role}: {fg:?} depends on the palette"));
+                if let Some(bg) = st.bg {
+                    // A role with its own background carries its own contrast.
+                    let bg = rgb(bg).unwrap_or_else(|| panic!("{name}.{role}: {bg:?}"));
+                    let c = contrast(fg, bg);
+                    assert!(c >= 4.5, "{name}.{role}: {c:.2}:1 on its own background");
+                    continue;
+                }
+                let need = match (TEXT_ROLES.contains(&role), high) {
+                    (true, true) => 7.0,
+                    (false, true) => 4.5,
+                    (true, false) => 4.5,
+                    (false, false) => 3.0,
+                };
+                let on_own = contrast(fg, own);
+                let on_other = contrast(fg, other);
+                report.push(format!("{name}.{role}: {on_own:.2} / {on_other:.2}"));
+                assert!(
+                    on_own >= need,
+                    "{name}.{role}: {on_own:.2}:1, need {need}:1"
+                );
+                if !high {
+                    assert!(
+                        on_other >= 3.0,
+                        "{name}.{role}: {on_other:.2}:1 on the other background"
+                    );
+                }
+            }
+        }
+        assert!(report.len() > 30, "{report:?}");
     }
 }

@@ -1,5 +1,5 @@
 //! Sizes in tmux: the app follows the window as tmux resizes it (as it does for clients of
-//! different sizes), says "terminal too small" below 80×24 and recovers, and never garbles.
+//! different sizes), says "terminal too small" below 60×20 and recovers, and never garbles.
 #![allow(clippy::expect_used)] // a test states its expectations
 
 #[path = "support/tmux.rs"]
@@ -27,9 +27,9 @@ fn follows_resizes_and_recovers_from_too_small() {
     assert!(big.contains("Provision host: preflight"), "{big}");
     assert_eq!(big.lines().count(), 48);
 
-    t.resize(70, 20);
+    t.resize(50, 15);
     t.wait_text("terminal too small", T);
-    let small = t.wait_text("70×20 here; rehearse needs 80×24", T);
+    let small = t.wait_text("terminal too small: 50×15, need 60×20", T);
     assert!(!small.contains("Steps"), "{small}");
 
     t.resize(80, 24);

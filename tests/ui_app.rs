@@ -372,12 +372,233 @@ fn gate_verdict_change_is_recorded() {
 fn too_small_terminal_says_so_instead_of_panicking() {
     let s = Script::new();
     let mut a = app(demo(), &s.entries);
-    for (w, h) in [(79, 24), (80, 23), (20, 5), (1, 1), (0, 0)] {
+    for (w, h) in [(59, 20), (60, 19), (20, 5), (1, 1), (0, 0)] {
+        if (3..50).contains(&w) {
+            let text = screen(&mut a, w, h, &dark());
+            assert!(text.contains("too small"), "{text}");
+        }
         let text = screen(&mut a, w.max(1), h.max(1), &dark());
-        if w >= 20 {
-            assert!(text.contains("terminal too small"), "{w}x{h}: {text}");
+        if w >= 50 {
+            assert!(
+                text.contains(&format!("terminal too small: {w}×{h}, need 60×20")),
+                "{w}x{h}: {text}"
+            );
         }
     }
+    // The sizes people have are not too small.
+    for (w, h) in [(80, 23), (60, 20)] {
+        let text = screen(&mut a, w, h, &dark());
+        assert!(
+            !text.contains("too small") && text.contains("Steps 0/11"),
+            "{text}"
+        );
+    }
+}
+
+/// Screen rows as plain text, for reading wrapped content back.
+fn rows(app: &mut App, w: u16, h: u16, theme: &Theme) -> Vec<String> {
+    resize(app, w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| f.render_widget(Screen { app, theme }, f.area()))
+        .expect("draw");
+    let buf = t.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn below_the_minimum_no_key_acts_but_quit() {
+    let s = Script::new();
+    let mut a = app(demo(), &s.entries);
+    resize(&mut a, 50, 15);
+    for k in [
+        KeyCode::Enter,
+        KeyCode::Char(' '),
+        KeyCode::Char('w'),
+        KeyCode::Tab,
+    ] {
+        assert!(a.on_key(key(k)).is_empty(), "{k:?} acted");
+    }
+    assert!(a.busy.is_none() && a.dialog.is_none() && a.focus == Pane::Steps);
+    // A dialog opened at a usable size cannot be answered once it is hidden.
+    resize(&mut a, 80, 24);
+    a.on_key(key(KeyCode::Char('w')));
+    for c in "skip".chars() {
+        a.on_key(key(KeyCode::Char(c)));
+    }
+    resize(&mut a, 50, 15);
+    assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+    assert!(
+        a.on_key(key(KeyCode::Char('q'))).is_empty(),
+        "quit asks nothing hidden"
+    );
+    let text = screen(&mut a, 50, 15, &dark());
+    assert!(text.contains("a question is waiting"), "{text}");
+    // Back at a usable size the dialog is still there, and quit works when nothing waits.
+    resize(&mut a, 80, 23);
+    assert!(a.dialog.is_some());
+    a.on_key(key(KeyCode::Esc));
+    resize(&mut a, 50, 15);
+    assert_eq!(a.on_key(key(KeyCode::Char('q'))), vec![Effect::Quit]);
+}
+
+#[test]
+fn compact_layout_shows_one_pane_and_tab_switches_it() {
+    let (rb, s) = walked();
+    for (w, h) in [(80, 23), (60, 20)] {
+        let mut a = app(rb.clone(), &s.entries);
+        a.selected = rb.step_index("env").expect("env");
+        let shows = |a: &mut App| -> (bool, bool, bool, String) {
+            let text = screen(a, w, h, &dark());
+            (
+                text.contains("Log · env"),
+                text.contains("Checklist 0/1"),
+                text.contains("SHUT"),
+                text,
+            )
+        };
+        let (log, check, gate, text) = shows(&mut a);
+        assert!(log && !check && !gate, "{w}x{h} steps focus: {text}");
+        assert!(text.contains("[Log] Tab"), "{text}");
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            a.on_key(key(KeyCode::Tab));
+            let (log, check, gate, text) = shows(&mut a);
+            assert_eq!(
+                usize::from(log) + usize::from(check) + usize::from(gate),
+                1,
+                "one pane at a time: {text}"
+            );
+            seen.push((a.focus, log, check, gate));
+        }
+        assert_eq!(
+            seen,
+            [
+                (Pane::Log, true, false, false),
+                (Pane::Checklist, false, true, false),
+                (Pane::Gate, false, false, true),
+                (Pane::Steps, true, false, false),
+            ]
+        );
+        // The mouse finds the pane that is shown, not the ones hidden under it.
+        a.focus = Pane::Gate;
+        let hit = rehearse::ui::hit(&a, w - 5, h - 5);
+        assert_eq!(hit.pane, Some(Pane::Gate));
+    }
+}
+
+#[test]
+fn detail_view_shows_a_500_character_line_whole() {
+    let rb = demo();
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    let long: String = (0..500u32)
+        .map(|i| char::from(b'a' + u8::try_from(i % 26).expect("letter")))
+        .collect();
+    let st = s.started("preflight", "tools");
+    feed(&mut a, st.clone());
+    a.update(Action::Internal(Internal::Runner(RunnerEvent::Output {
+        started_seq: st.seq,
+        step: "preflight".into(),
+        command: "tools".into(),
+        stderr: true,
+        bytes: format!("{long}\nlast line\n").into_bytes(),
+    })));
+    for (w, h) in [(80, 23), (60, 20), (200, 50)] {
+        a.focus = Pane::Log;
+        resize(&mut a, w, h);
+        let shown = rows(&mut a, w, h, &dark()).concat();
+        assert!(!shown.contains(&long), "the pane cuts it");
+        assert!(a.on_key(key(KeyCode::Char('v'))).is_empty());
+        let r = rows(&mut a, w, h, &dark());
+        let inside: String = r
+            .iter()
+            .map(|l| {
+                l.trim_start_matches(['│', '┃'])
+                    .trim_end_matches(['│', '┃', ' '])
+                    .to_string()
+            })
+            .collect();
+        assert!(inside.contains(&long), "{w}x{h}:\n{}", r.join("\n"));
+        // Keys for the panes behind do nothing while it is open; Esc closes it.
+        assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+        assert!(a.busy.is_none());
+        a.on_key(key(KeyCode::Esc));
+        assert!(a.detail.is_none());
+    }
+}
+
+#[test]
+fn detail_view_scrolls_and_stops_at_the_ends() {
+    let rb = demo();
+    let mut s = Script::new();
+    let mut a = app(rb, &s.entries);
+    let st = s.started("preflight", "tools");
+    feed(&mut a, st.clone());
+    let out: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+    a.update(Action::Internal(Internal::Runner(RunnerEvent::Output {
+        started_seq: st.seq,
+        step: "preflight".into(),
+        command: "tools".into(),
+        stderr: false,
+        bytes: out.into_bytes(),
+    })));
+    a.focus = Pane::Log;
+    resize(&mut a, 60, 20);
+    a.on_key(key(KeyCode::Char('v')));
+    // A followed log opens at its end.
+    let text = screen(&mut a, 60, 20, &dark());
+    assert!(
+        text.contains("line 100") && !text.contains("line 50 "),
+        "{text}"
+    );
+    a.on_key(key(KeyCode::Char('g')));
+    let text = screen(&mut a, 60, 20, &dark());
+    assert!(
+        text.contains("line 1 ") && !text.contains("line 100"),
+        "{text}"
+    );
+    for _ in 0..3 {
+        a.on_key(key(KeyCode::Up));
+    }
+    assert!(screen(&mut a, 60, 20, &dark()).contains("line 1 "));
+    for _ in 0..20 {
+        a.on_key(key(KeyCode::PageDown));
+    }
+    assert!(screen(&mut a, 60, 20, &dark()).contains("line 100"));
+}
+
+#[test]
+fn snapshot_detail_view_of_a_step_80x23() {
+    let (rb, s) = walked();
+    let mut a = app(rb.clone(), &s.entries);
+    a.selected = rb.step_index("env").expect("env");
+    a.message = Some(
+        "staging: connect to deploy@127.0.0.1:2222 failed: host key for 127.0.0.1 changed: \
+         SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU is not the pinned key"
+            .into(),
+    );
+    resize(&mut a, 80, 23);
+    a.on_key(key(KeyCode::Char('v')));
+    insta::assert_snapshot!(screen(&mut a, 80, 23, &dark()));
+}
+
+#[test]
+fn snapshot_main_screen_60x20() {
+    let (rb, s) = walked();
+    let mut a = app(rb.clone(), &s.entries);
+    a.selected = rb.step_index("env").expect("env");
+    insta::assert_snapshot!(screen(&mut a, 60, 20, &dark()));
+}
+
+#[test]
+fn snapshot_main_screen_80x23() {
+    let (rb, s) = walked();
+    let mut a = app(rb.clone(), &s.entries);
+    a.selected = rb.step_index("env").expect("env");
+    a.focus = Pane::Gate;
+    insta::assert_snapshot!(screen(&mut a, 80, 23, &dark()));
 }
 
 fn walked() -> (Arc<Runbook>, Script) {
@@ -591,20 +812,24 @@ fn mouse_click_selects_a_step_and_a_pane_and_the_wheel_scrolls() {
 /// The styles each theme gives the main screen, by role: a compact, reviewable record of what
 /// every theme looks like (the text snapshots above record the layout).
 fn style_summary(app: &mut App, theme: &Theme) -> String {
-    resize(app, 80, 24);
-    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    style_summary_at(app, theme, 80, 24)
+}
+
+fn style_summary_at(app: &mut App, theme: &Theme, w: u16, h: u16) -> String {
+    resize(app, w, h);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     t.draw(|f| f.render_widget(Screen { app, theme }, f.area()))
         .expect("draw");
     let buf = t.backend().buffer().clone();
     let mut out = String::new();
-    for y in 0..24u16 {
+    for y in 0..h {
         let mut runs: Vec<String> = Vec::new();
         let mut last: Option<(
             ratatui::style::Color,
             ratatui::style::Color,
             ratatui::style::Modifier,
         )> = None;
-        for x in 0..80u16 {
+        for x in 0..w {
             let c = &buf[(x, y)];
             let k = (c.fg, c.bg, c.modifier);
             if last != Some(k) {
@@ -628,4 +853,19 @@ fn snapshot_styles_in_each_theme() {
             style_summary(&mut a, &theme)
         );
     }
+}
+
+/// The light theme at the compact size, text and styles: body text left to the terminal
+/// (`Reset`), colour only where it means something.
+#[test]
+fn snapshot_light_theme_80x23() {
+    let (rb, s) = walked();
+    let theme = Theme::load("light").expect("theme");
+    let mut a = app(rb.clone(), &s.entries);
+    a.selected = rb.step_index("env").expect("env");
+    insta::assert_snapshot!("light_80x23_text", screen(&mut a, 80, 23, &theme));
+    insta::assert_snapshot!(
+        "light_80x23_styles",
+        style_summary_at(&mut a, &theme, 80, 23)
+    );
 }

@@ -4,9 +4,11 @@
 //! before it is on disk.
 
 pub mod ansi;
+mod detail;
 pub mod dialog;
 mod log;
 pub mod scrollback;
+pub mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +94,8 @@ pub struct App {
     pub search_hit: Option<usize>,
     pub dialog: Option<Dialog>,
     pub help: bool,
+    /// The detail view (one thing in full, wrapped, scrollable), over the panes.
+    pub detail: Option<view::DetailView>,
     pub busy: Option<Busy>,
     /// The running PTY command, drawn through a terminal emulator.
     pub term: Option<TermView>,
@@ -140,6 +144,7 @@ impl App {
             search_hit: None,
             dialog: None,
             help: false,
+            detail: None,
             busy: None,
             term: None,
             monitoring: false,
@@ -179,6 +184,9 @@ impl App {
 
     /// A key press: dialogs and overlays first, then the keymap.
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if let Some(fx) = self.view_key(&key) {
+            return fx;
+        }
         if let Some(mut d) = self.dialog.take() {
             let r = d.key(key);
             return self.dialog_result(d, r);
@@ -299,6 +307,7 @@ impl App {
             Action::SearchNext => self.search_step(true),
             Action::SearchPrev => self.search_step(false),
             Action::Help => self.help = true,
+            Action::Detail => self.toggle_detail(),
             Action::Escape => {
                 self.message = None;
                 self.search = None;

@@ -37,26 +37,46 @@ impl Widget for Gate<'_> {
         let inner = b.inner(area);
         b.render(area, buf);
         let w = usize::from(inner.width);
-        let mut lines: Vec<Line> = v
+        let shown: Vec<_> = v
             .requirements
             .iter()
             // The monitoring requirement is drawn as the gauge below.
             .filter(|r| v.monitor.is_none() || r.name != "monitoring")
+            .collect();
+        let room = usize::from(inner.height.saturating_sub(u16::from(v.monitor.is_some())));
+        // Whole reasons when they fit (the compact layout's gate is tall), else one line each.
+        let wrapped: Vec<Vec<String>> = shown
+            .iter()
             .map(|r| {
-                let (g, style) = if r.met {
-                    ("✓", theme.ok)
-                } else {
-                    ("✗", theme.failed)
-                };
-                Line::from(vec![
+                crate::app::view::wrap(&format!("{}: {}", r.name, r.detail), w.saturating_sub(2))
+            })
+            .collect();
+        let whole = wrapped.iter().map(Vec::len).sum::<usize>() <= room;
+        let mut lines: Vec<Line> = Vec::new();
+        for (r, rows) in shown.iter().zip(&wrapped) {
+            let (g, style) = if r.met {
+                ("✓", theme.ok)
+            } else {
+                ("✗", theme.failed)
+            };
+            if whole {
+                for (i, row) in rows.iter().enumerate() {
+                    let lead = if i == 0 { g } else { " " };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{lead} "), style),
+                        Span::styled(row.clone(), if i == 0 { style } else { theme.text }),
+                    ]));
+                }
+            } else {
+                lines.push(Line::from(vec![
                     Span::styled(format!("{g} {}: ", r.name), style),
                     Span::styled(
                         fit(&r.detail, w.saturating_sub(r.name.len() + 4)),
                         theme.text,
                     ),
-                ])
-            })
-            .collect();
+                ]));
+            }
+        }
         if v.requirements.is_empty() {
             lines.push(Line::styled(
                 "this runbook's gate has no requirements",

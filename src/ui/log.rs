@@ -3,7 +3,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::widgets::{Paragraph, Widget};
 
 use super::{block, fit};
 use crate::app::scrollback::LineKind;
@@ -29,7 +29,11 @@ impl Widget for Detail<'_> {
                 super::side::status_style(st, theme),
             ),
         ]);
-        let b = block(title, false, theme);
+        let b = block(
+            super::fit_line(title, usize::from(area.width.saturating_sub(2))),
+            false,
+            theme,
+        );
         let inner = b.inner(area);
         b.render(area, buf);
         let mut cmds: Vec<Span> = Vec::new();
@@ -53,19 +57,30 @@ impl Widget for Detail<'_> {
         if step.commands.is_empty() {
             cmds.push(Span::styled("no commands: a manual step", theme.muted));
         }
-        let body_h = inner.height.saturating_sub(1);
-        let body = Paragraph::new(step.body.as_str())
+        let body_h = usize::from(inner.height.saturating_sub(1));
+        let w = usize::from(inner.width);
+        let mut rows: Vec<String> = crate::app::view::reflow(&step.body)
+            .iter()
+            .flat_map(|l| crate::app::view::wrap(l, w))
+            .collect();
+        if rows.len() > body_h && body_h > 0 {
+            // Cut short: say so (the detail view shows it all).
+            rows.truncate(body_h);
+            if let Some(last) = rows.last_mut() {
+                *last = fit(&format!("{last}…"), w);
+            }
+        }
+        Paragraph::new(rows.into_iter().map(Line::from).collect::<Vec<_>>())
             .style(theme.text)
-            .wrap(Wrap { trim: true });
-        body.render(
-            Rect {
-                height: body_h,
-                ..inner
-            },
-            buf,
-        );
+            .render(
+                Rect {
+                    height: u16::try_from(body_h).unwrap_or(0),
+                    ..inner
+                },
+                buf,
+            );
         if inner.height > 0 {
-            Paragraph::new(Line::from(cmds)).render(
+            Paragraph::new(super::fit_line(Line::from(cmds), w)).render(
                 Rect {
                     y: inner.y + inner.height - 1,
                     height: 1,
@@ -108,7 +123,11 @@ impl Widget for Log<'_> {
                 Some(k) => format!("no output yet: {k} runs the next command"),
                 None => "no output yet".to_string(),
             };
-            Paragraph::new(Line::styled(hint, theme.muted)).render(inner, buf);
+            Paragraph::new(Line::styled(
+                fit(&hint, usize::from(inner.width)),
+                theme.muted,
+            ))
+            .render(inner, buf);
             return;
         };
         let h = usize::from(inner.height);

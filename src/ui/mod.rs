@@ -16,6 +16,7 @@
 
 mod dialog;
 pub use dialog::DialogView;
+mod detail;
 mod gate;
 mod log;
 mod side;
@@ -30,13 +31,18 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget, Wrap};
 use crate::app::{App, Pane};
 use crate::theme::Theme;
 
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+pub use crate::app::view::{FULL, Fit, MIN};
 const LEFT_MIN: u16 = 30;
 const LEFT_MAX: u16 = 52;
 const CHECKLIST_MIN: u16 = 6;
+/// The compact layout's step list: narrow, so the one pane beside it has room.
+const COMPACT_LEFT: (u16, u16) = (22, 30);
+/// The compact layout's step card: title in the border, the commands line inside.
+const COMPACT_CARD_H: u16 = 3;
 
-/// The screen's areas, computed from the size alone (also used for mouse hit-testing).
+/// The screen's areas, computed from the size alone (also used for mouse hit-testing). In
+/// the compact layout log, checklist and gate share one area, and only
+/// [`App::compact_pane`] of them is drawn there.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Areas {
     pub steps: Rect,
@@ -45,6 +51,7 @@ pub struct Areas {
     pub log: Rect,
     pub gate: Rect,
     pub status: Rect,
+    pub compact: bool,
 }
 
 pub fn layout(app: &App) -> Areas {
@@ -53,6 +60,45 @@ pub fn layout(app: &App) -> Areas {
 
 /// The areas at a given terminal size (the runtime measures a new size before telling the app).
 pub fn layout_at(app: &App, size: (u16, u16)) -> Areas {
+    match crate::app::view::fit(size) {
+        Fit::Full => full(app, size),
+        Fit::Compact => compact(size),
+        // Nothing is drawn; measure as the smallest screen that draws, so a command started
+        // now (or resumed) gets a sane PTY size.
+        Fit::TooSmall => compact(MIN),
+    }
+}
+
+/// ```text
+/// ┌ Steps ──────────┐┌ p3 · First release ─ MUST · pending ┐
+/// │ MUST            ││ › build  · symlink  · smoke         │ step card
+/// │ ✓ p1 preflight  │└─────────────────────────────────────┘
+/// │ ▶ p3 release    │┌ Log · release ──────────────────────┐
+/// │ SHOULD          ││ $ build on staging                  │ one of log,
+/// │ · p7 audit      ││ ...                                 │ checklist, gate
+/// └─────────────────┘└─────────────────────────────────────┘
+///  [Log] Tab · ● deploy@host · ana  Enter run  v detail ...
+/// ```
+fn compact(size: (u16, u16)) -> Areas {
+    let area = Rect::new(0, 0, size.0, size.1);
+    let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    let left_w = (main.width * 36 / 100).clamp(COMPACT_LEFT.0, COMPACT_LEFT.1);
+    let [steps, right] =
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(1)]).areas(main);
+    let [card, pane] =
+        Layout::vertical([Constraint::Length(COMPACT_CARD_H), Constraint::Min(3)]).areas(right);
+    Areas {
+        steps,
+        checklist: pane,
+        detail: card,
+        log: pane,
+        gate: pane,
+        status,
+        compact: true,
+    }
+}
+
+fn full(app: &App, size: (u16, u16)) -> Areas {
     let area = Rect::new(0, 0, size.0, size.1);
     let [main, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     let left_w = (main.width * 36 / 100).clamp(LEFT_MIN, LEFT_MAX);
@@ -78,6 +124,7 @@ pub fn layout_at(app: &App, size: (u16, u16)) -> Areas {
         log,
         gate,
         status,
+        compact: false,
     }
 }
 
@@ -106,17 +153,30 @@ pub fn hit(app: &App, x: u16, y: u16) -> crate::action::Hit {
 }
 
 pub fn pane_at(app: &App, x: u16, y: u16) -> Option<Pane> {
+    // Under the detail view or the too-small message, no pane is visible to click.
+    if app.detail.is_some() || app.fit() == Fit::TooSmall {
+        return None;
+    }
     let a = layout(app);
-    [
-        (a.steps, Pane::Steps),
-        (a.checklist, Pane::Checklist),
-        (a.log, Pane::Log),
-        (a.detail, Pane::Log),
-        (a.gate, Pane::Gate),
-    ]
-    .into_iter()
-    .find(|(r, _)| contains(*r, x, y))
-    .map(|(_, p)| p)
+    let panes = if a.compact {
+        vec![
+            (a.steps, Pane::Steps),
+            (a.detail, Pane::Steps),
+            (a.log, app.compact_pane()),
+        ]
+    } else {
+        vec![
+            (a.steps, Pane::Steps),
+            (a.checklist, Pane::Checklist),
+            (a.log, Pane::Log),
+            (a.detail, Pane::Log),
+            (a.gate, Pane::Gate),
+        ]
+    };
+    panes
+        .into_iter()
+        .find(|(r, _)| contains(*r, x, y))
+        .map(|(_, p)| p)
 }
 
 /// The step drawn on screen row `y` of the step list, if any.
@@ -155,17 +215,33 @@ impl Widget for Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let Screen { app, theme } = self;
         buf.set_style(area, theme.text);
-        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-            too_small(area, buf, theme);
+        if crate::app::view::fit((area.width, area.height)) == Fit::TooSmall {
+            too_small(app, area, buf, theme);
             return;
         }
-        let a = layout(app);
+        let a = layout_at(app, (area.width, area.height));
         side::Steps { app, theme }.render(a.steps, buf);
-        side::Checklist { app, theme }.render(a.checklist, buf);
         log::Detail { app, theme }.render(a.detail, buf);
-        log::Log { app, theme }.render(a.log, buf);
-        gate::Gate { app, theme }.render(a.gate, buf);
-        status::Status { app, theme }.render(a.status, buf);
+        if a.compact {
+            match app.compact_pane() {
+                Pane::Checklist => side::Checklist { app, theme }.render(a.checklist, buf),
+                Pane::Gate => gate::Gate { app, theme }.render(a.gate, buf),
+                Pane::Log | Pane::Steps => log::Log { app, theme }.render(a.log, buf),
+            }
+        } else {
+            side::Checklist { app, theme }.render(a.checklist, buf);
+            log::Log { app, theme }.render(a.log, buf);
+            gate::Gate { app, theme }.render(a.gate, buf);
+        }
+        status::Status {
+            app,
+            theme,
+            compact: a.compact,
+        }
+        .render(a.status, buf);
+        if app.detail.is_some() {
+            detail::DetailOverlay { app, theme }.render(area, buf);
+        }
         if app.help {
             dialog::Help { app, theme }.render(area, buf);
         } else if let Some(d) = &app.dialog {
@@ -174,19 +250,26 @@ impl Widget for Screen<'_> {
     }
 }
 
-fn too_small(area: Rect, buf: &mut Buffer, theme: &Theme) {
-    let msg = vec![
-        Line::styled("terminal too small", theme.failed),
-        Line::styled(
-            format!(
-                "{}×{} here; rehearse needs {MIN_WIDTH}×{MIN_HEIGHT}",
-                area.width, area.height
-            ),
-            theme.muted,
+/// Below the minimum: say so, and say what is waiting, since no key but quit acts here.
+fn too_small(app: &App, area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let mut msg = vec![Line::styled(
+        format!(
+            "terminal too small: {}×{}, need {}×{}",
+            area.width, area.height, MIN.0, MIN.1
         ),
-    ];
-    let y = area.y + area.height.saturating_sub(2) / 2;
-    let r = Rect::new(area.x, y, area.width, area.height.min(2));
+        theme.failed,
+    )];
+    let waiting = if app.dialog.is_some() {
+        "a question is waiting: enlarge the window to answer it"
+    } else if app.busy.is_some() {
+        "a command is running: enlarge the window to see it"
+    } else {
+        "enlarge the window, or q to quit"
+    };
+    msg.push(Line::styled(waiting, theme.muted));
+    let h = area.height.min(4);
+    let y = area.y + area.height.saturating_sub(h) / 2;
+    let r = Rect::new(area.x, y, area.width, h);
     Paragraph::new(msg)
         .style(Style::default())
         .wrap(Wrap { trim: true })
@@ -212,4 +295,35 @@ pub fn fit(s: &str, w: usize) -> String {
     }
     out.push('…');
     out
+}
+
+/// Cut a line of spans to `w` columns, ending in an ellipsis when anything was cut.
+pub fn fit_line(line: Line<'_>, w: usize) -> Line<'_> {
+    use unicode_width::UnicodeWidthStr;
+    if line.width() <= w {
+        return line;
+    }
+    let mut left = w;
+    let mut spans = Vec::new();
+    for s in line.spans {
+        if left == 0 {
+            break;
+        }
+        let sw = s.content.width();
+        if sw < left {
+            left -= sw;
+            spans.push(s);
+        } else {
+            // This span reaches the edge: it carries the ellipsis.
+            let cut = fit(&s.content, left);
+            let cut = if cut.ends_with('…') {
+                cut
+            } else {
+                fit(&format!("{cut}…"), left)
+            };
+            spans.push(ratatui::text::Span::styled(cut, s.style));
+            left = 0;
+        }
+    }
+    Line::from(spans)
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::action::Action;
-use crate::app::App;
+use crate::app::{App, Pane};
 use crate::theme::Theme;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -15,13 +15,32 @@ const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "�
 pub struct Status<'a> {
     pub app: &'a App,
     pub theme: &'a Theme,
+    /// The compact layout: say which pane shows beside the steps and how to switch.
+    pub compact: bool,
 }
 
 impl Widget for Status<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let Status { app, theme } = self;
+        let Status {
+            app,
+            theme,
+            compact,
+        } = self;
         buf.set_style(area, theme.status);
         let mut spans: Vec<Span> = Vec::new();
+        if compact {
+            let name = match app.compact_pane() {
+                Pane::Checklist => "Checklist",
+                Pane::Gate => "Gate",
+                Pane::Log | Pane::Steps => "Log",
+            };
+            let tab = app
+                .keymap
+                .key_for(&Action::NextPane)
+                .map(|k| format!(" {k}"))
+                .unwrap_or_default();
+            spans.push(Span::styled(format!("[{name}]{tab} "), theme.status_key));
+        }
         let step_target = app.step().commands.first().map(|c| c.target.clone());
         if let Some(t) = app
             .targets
@@ -66,20 +85,57 @@ impl Widget for Status<'_> {
         } else if let Some(m) = &app.message {
             spans.push(Span::styled(format!("· {m} "), theme.status));
         } else {
-            for (a, label) in [
-                (Action::RunNext, "run"),
-                (Action::ToggleCheck, "tick"),
-                (Action::SignOff, "sign"),
-                (Action::CancelCommand, "cancel"),
-                (Action::Help, "help"),
-                (Action::Quit, "quit"),
-            ] {
-                if let Some(k) = app.keymap.key_for(&a) {
-                    spans.push(Span::styled(format!(" {k}"), theme.status_key));
-                    spans.push(Span::styled(format!(" {label}"), theme.status));
-                }
+            let used: usize = spans.iter().map(Span::width).sum();
+            for (k, label) in hints(app, usize::from(area.width).saturating_sub(used)) {
+                spans.push(Span::styled(format!(" {k}"), theme.status_key));
+                spans.push(Span::styled(format!(" {label}"), theme.status));
             }
         }
-        Paragraph::new(Line::from(spans)).render(area, buf);
+        Paragraph::new(super::fit_line(Line::from(spans), usize::from(area.width)))
+            .render(area, buf);
     }
+}
+
+/// Key hints that fit in `room` columns: chosen by importance (help and quit first, since
+/// help lists the rest), shown in a stable reading order.
+fn hints(app: &App, room: usize) -> Vec<(String, &'static str)> {
+    let mut all = vec![
+        (Action::RunNext, "run"),
+        (Action::ToggleCheck, "tick"),
+        (Action::SignOff, "sign"),
+        (Action::Detail, "detail"),
+        (Action::Help, "help"),
+        (Action::Quit, "quit"),
+    ];
+    if app.busy.is_some() {
+        all.insert(0, (Action::CancelCommand, "cancel"));
+    }
+    let rank = |a: &Action| match a {
+        Action::Help => 0,
+        Action::Quit => 1,
+        Action::CancelCommand => 2,
+        Action::RunNext => 3,
+        Action::Detail => 4,
+        Action::ToggleCheck => 5,
+        _ => 6,
+    };
+    let mut by_rank: Vec<usize> = (0..all.len()).collect();
+    by_rank.sort_by_key(|&i| rank(&all[i].0));
+    let mut keep = vec![false; all.len()];
+    let mut left = room;
+    for i in by_rank {
+        let Some(k) = app.keymap.key_for(&all[i].0) else {
+            continue;
+        };
+        let w = k.chars().count() + all[i].1.len() + 2;
+        if w <= left {
+            left -= w;
+            keep[i] = true;
+        }
+    }
+    all.into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .filter_map(|((a, label), _)| app.keymap.key_for(&a).map(|k| (k, label)))
+        .collect()
 }
