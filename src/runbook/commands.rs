@@ -106,11 +106,14 @@ pub(super) fn shell(cx: &mut Ctx<'_>, s: &S<String>, pty: bool) -> Template {
                 ),
             );
         } else {
+            let limit = if cx.guarded.contains(name) {
+                "its `pattern` or `choices` limits what can pass"
+            } else {
+                "any value runs; a `pattern` or `choices` would limit it"
+            };
             cx.warn(
                 at,
-                format!(
-                    "`{{{{raw {name}}}}}` pastes the value unquoted: the shell runs it as code"
-                ),
+                format!("`{{{{raw {name}}}}}` pastes the value unquoted, as shell code: {limit}"),
             );
         }
     }

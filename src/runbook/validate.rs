@@ -22,6 +22,8 @@ pub(super) struct Ctx<'a> {
     pub(super) warnings: Vec<Diagnostic>,
     pub(super) vars: BTreeSet<String>,
     pub(super) secrets: BTreeSet<String>,
+    /// Variables with a `pattern` or `choices`: what they can hold is limited.
+    pub(super) guarded: BTreeSet<String>,
     pub(super) targets: BTreeSet<String>,
     pub(super) format: u32,
 }
@@ -169,6 +171,12 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             .vars
             .iter()
             .filter(|(_, v)| v.secret)
+            .map(|(k, _)| k.get_ref().clone())
+            .collect(),
+        guarded: raw
+            .vars
+            .iter()
+            .filter(|(_, v)| v.pattern.is_some() || v.choices.is_some())
             .map(|(k, _)| k.get_ref().clone())
             .collect(),
         targets: raw.targets.keys().map(|k| k.get_ref().clone()).collect(),
