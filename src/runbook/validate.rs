@@ -224,7 +224,8 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     let gate = gate(&mut cx, &raw, &steps, default_timeout);
 
     if cx.diags.is_empty() {
-        let warnings = std::mem::take(&mut cx.warnings);
+        let mut warnings = std::mem::take(&mut cx.warnings);
+        warnings.sort_by_key(|d| (d.line, d.column));
         drop(cx);
         Ok(Runbook {
             id: raw.id.into_inner(),
