@@ -2,6 +2,7 @@
 //! Loading never panics; every problem is a [`Diagnostic`] naming `file:line:column`.
 
 mod commands;
+mod gate;
 mod raw;
 pub mod shell;
 pub mod template;
@@ -98,7 +99,7 @@ pub struct TargetDef {
 #[derive(Debug, Clone)]
 pub enum TargetKind {
     Local,
-    Ssh(SshTarget),
+    Ssh(Box<SshTarget>),
 }
 
 #[derive(Debug, Clone, Default)]

@@ -9,9 +9,8 @@ use regex::Regex;
 
 use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
 use super::{
-    CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, Gate, LOCAL, Level,
-    LoadError, Monitor, RollbackProof, Runbook, Source, SshTarget, Step, TargetDef, TargetKind,
-    Template, commands, line_col,
+    CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, LOCAL, Level, LoadError,
+    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, gate, line_col,
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -93,7 +92,7 @@ impl Ctx<'_> {
         t
     }
 
-    fn duration(&mut self, s: &S<String>) -> Option<Duration> {
+    pub(super) fn duration(&mut self, s: &S<String>) -> Option<Duration> {
         match humantime::parse_duration(s.get_ref()) {
             Ok(d) if d.is_zero() => {
                 self.error(s.span(), "expected a duration above zero");
@@ -221,7 +220,7 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
         cx.error(0..0, "a runbook needs at least one [[steps]] table");
     }
 
-    let gate = gate(&mut cx, &raw, &steps, default_timeout);
+    let gate = gate::gate(&mut cx, &raw, &steps, default_timeout);
 
     if cx.diags.is_empty() {
         let mut warnings = std::mem::take(&mut cx.warnings);
@@ -275,14 +274,14 @@ fn target(cx: &mut Ctx<'_>, name: &S<String>, t: &RawTarget) -> TargetDef {
                 format!("target `{}` needs `alias` (a Host in ~/.ssh/config), `host`, or `local = true`", name.get_ref()),
             );
         }
-        TargetKind::Ssh(SshTarget {
+        TargetKind::Ssh(Box::new(SshTarget {
             alias: t.alias.as_ref().map(|a| cx.template(a)),
             host: tpl(cx, &t.host),
             port: tpl(cx, &t.port),
             user: tpl(cx, &t.user),
             known_hosts: t.known_hosts.as_ref().map(|a| cx.template(a)),
             identity_file: t.identity_file.as_ref().map(|a| cx.template(a)),
-        })
+        }))
     };
     TargetDef {
         name: name.get_ref().clone(),
@@ -405,7 +404,7 @@ fn check_target(cx: &mut Ctx<'_>, t: &S<String>) {
     }
 }
 
-fn command(
+pub(super) fn command(
     cx: &mut Ctx<'_>,
     c: &RawCommand,
     default_target: Option<&str>,
@@ -492,99 +491,5 @@ fn exit_expect(cx: &mut Ctx<'_>, x: &S<RawExit>) -> ExitExpect {
             );
             ExitExpect::Any
         }
-    }
-}
-
-fn gate(cx: &mut Ctx<'_>, raw: &RawRunbook, steps: &[Step], default_timeout: Duration) -> Gate {
-    let Some(g) = &raw.gate else {
-        return Gate {
-            required_steps: steps
-                .iter()
-                .filter(|s| s.level == Level::Must)
-                .map(|s| s.id.clone())
-                .collect(),
-            ..Gate::default()
-        };
-    };
-    let step_exists = |cx: &mut Ctx<'_>, s: &S<String>| {
-        let ok = steps.iter().any(|st| &st.id == s.get_ref());
-        if !ok {
-            cx.error(s.span(), format!("unknown step `{}`", s.get_ref()));
-        }
-        ok
-    };
-    let required_steps = match &g.required_steps {
-        Some(list) => list
-            .iter()
-            .filter(|s| step_exists(cx, s))
-            .map(|s| s.get_ref().clone())
-            .collect(),
-        None => steps
-            .iter()
-            .filter(|s| s.level == Level::Must)
-            .map(|s| s.id.clone())
-            .collect(),
-    };
-    let checklist = g
-        .checklist
-        .iter()
-        .filter_map(|c| {
-            let Some((step_id, item)) = c.get_ref().split_once('.') else {
-                cx.error(
-                    c.span(),
-                    format!("expected `step.item`, got {:?}", c.get_ref()),
-                );
-                return None;
-            };
-            let found = steps
-                .iter()
-                .find(|s| s.id == step_id)
-                .is_some_and(|s| s.checklist.iter().any(|i| i.id == item));
-            if !found {
-                cx.error(
-                    c.span(),
-                    format!("no checklist item `{item}` in step `{step_id}`"),
-                );
-                return None;
-            }
-            Some((step_id.to_string(), item.to_string()))
-        })
-        .collect();
-    let rollback = g.rollback.as_ref().and_then(|r| {
-        let a = step_exists(cx, &r.rollback_step);
-        let b = step_exists(cx, &r.forward_step);
-        (a && b).then(|| RollbackProof {
-            rollback_step: r.rollback_step.get_ref().clone(),
-            forward_step: r.forward_step.get_ref().clone(),
-        })
-    });
-    let monitor = g.monitor.as_ref().and_then(|m| {
-        let duration = cx.duration(&m.duration);
-        let every = cx.duration(&m.every);
-        let probe = command(cx, &m.probe, None, default_timeout);
-        match (duration, every) {
-            (Some(duration), Some(every)) if every > duration => {
-                cx.error(
-                    m.every.span(),
-                    "`every` is longer than the whole `duration`",
-                );
-                None
-            }
-            (Some(duration), Some(every)) => Some(Monitor {
-                duration,
-                every,
-                max_failures: m.max_failures,
-                probe,
-            }),
-            _ => None,
-        }
-    });
-    Gate {
-        title: g.title.clone(),
-        required_steps,
-        checklist,
-        signoffs: g.signoffs,
-        rollback,
-        monitor,
     }
 }
