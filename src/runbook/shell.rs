@@ -50,10 +50,16 @@ pub enum Unsafe {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Frame {
-    /// Command text; the count is open `(` not yet closed, so `)` knows whether it ends `$(`.
+    /// Command text. `parens` counts open `(` and `cases` open `case`, so that `)` knows
+    /// whether it ends a `$(`; `subst` says whether this frame is a `$(`.
     Cmd {
         parens: u32,
+        cases: u32,
         subst: bool,
+    },
+    /// `$((...))`: arithmetic, where `<<` is a shift and quotes are not allowed.
+    Arith {
+        parens: u32,
     },
     Single,
     Double,
@@ -66,6 +72,7 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
     let b = text.as_bytes();
     let mut stack = vec![Frame::Cmd {
         parens: 0,
+        cases: 0,
         subst: false,
     }];
     // Here-documents announced on the current line, their bodies begin after its newline.
@@ -92,6 +99,9 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
                     Some(Frame::Double) => Context::Double,
                     Some(Frame::Brace) => Context::Unsupported("`${...}`"),
                     Some(Frame::Backtick) => Context::Unsupported("backticks (use `$(...)`)"),
+                    Some(Frame::Arith { .. }) => {
+                        Context::Unsupported("arithmetic `$((...))` (set a shell variable first)")
+                    }
                     _ => Context::Bare,
                 }
             });
@@ -132,9 +142,23 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
         }
         let top = *stack.last().unwrap_or(&Frame::Cmd {
             parens: 0,
+            cases: 0,
             subst: false,
         });
         match (top, c) {
+            (Frame::Arith { parens }, b'(') => {
+                stack.pop();
+                stack.push(Frame::Arith { parens: parens + 1 });
+            }
+            (Frame::Arith { parens: 0 }, b')') => {
+                stack.pop();
+                i += usize::from(b.get(i + 1) == Some(&b')'));
+            }
+            (Frame::Arith { parens }, b')') => {
+                stack.pop();
+                stack.push(Frame::Arith { parens: parens - 1 });
+            }
+            (Frame::Arith { .. }, _) => {}
             (Frame::Single, b'\'') => {
                 stack.pop();
             }
@@ -151,9 +175,14 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
             (Frame::Brace, b'}') => {
                 stack.pop();
             }
+            (_, b'$') if text[i..].starts_with("$((") => {
+                stack.push(Frame::Arith { parens: 0 });
+                i += 2;
+            }
             (_, b'$') if b.get(i + 1) == Some(&b'(') => {
                 stack.push(Frame::Cmd {
                     parens: 0,
+                    cases: 0,
                     subst: true,
                 });
                 i += 1;
@@ -166,24 +195,60 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
             (Frame::Double | Frame::Brace | Frame::Backtick, _) => {}
             (Frame::Cmd { .. }, b'\'') => stack.push(Frame::Single),
             (Frame::Cmd { .. }, b'"') => stack.push(Frame::Double),
-            (Frame::Cmd { parens, subst }, b'(') => {
+            (
+                Frame::Cmd {
+                    parens,
+                    cases,
+                    subst,
+                },
+                b'(',
+            ) => {
                 stack.pop();
                 stack.push(Frame::Cmd {
                     parens: parens + 1,
+                    cases,
                     subst,
                 });
             }
-            (Frame::Cmd { parens, subst }, b')') => {
+            (
+                Frame::Cmd {
+                    parens,
+                    cases,
+                    subst,
+                },
+                b')',
+            ) => {
                 stack.pop();
-                if parens > 0 {
+                // A `case` pattern's `)` (or a stray one at the top) ends nothing.
+                if parens > 0 || cases > 0 || !subst {
                     stack.push(Frame::Cmd {
-                        parens: parens - 1,
+                        parens: parens.saturating_sub(1),
+                        cases,
                         subst,
                     });
-                } else if !subst {
-                    // An unbalanced `)` at the top (a `case` pattern): stay in command text.
-                    stack.push(Frame::Cmd { parens: 0, subst });
                 }
+            }
+            (
+                Frame::Cmd {
+                    parens,
+                    cases,
+                    subst,
+                },
+                b'c' | b'e',
+            ) if word_at(text, i, "case") || word_at(text, i, "esac") => {
+                let cases = if c == b'c' {
+                    cases + 1
+                } else {
+                    cases.saturating_sub(1)
+                };
+                stack.pop();
+                stack.push(Frame::Cmd {
+                    parens,
+                    cases,
+                    subst,
+                });
+                i += 4;
+                continue;
             }
             (Frame::Cmd { .. }, b'#') if i == 0 || b" \t\n;&|()".contains(&b[i - 1]) => {
                 comment = true;
@@ -192,7 +257,10 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
                 i += 3; // a here-string, not a here-document
                 continue;
             }
-            (Frame::Cmd { .. }, b'<') if b.get(i + 1) == Some(&b'<') => {
+            // `<<` before a digit is a shift (in `((...))`), not a here-document.
+            (Frame::Cmd { .. }, b'<')
+                if b.get(i + 1) == Some(&b'<') && !b.get(i + 2).is_some_and(u8::is_ascii_digit) =>
+            {
                 let strip = b.get(i + 2) == Some(&b'-');
                 let mut j = i + if strip { 3 } else { 2 };
                 while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
@@ -220,6 +288,15 @@ pub fn contexts(text: &str, offsets: &[usize]) -> Vec<Context> {
         out.push(Context::Bare);
     }
     out
+}
+
+/// Is `word` a whole shell word at `i` (a keyword such as `case`)?
+fn word_at(text: &str, i: usize, word: &str) -> bool {
+    let b = text.as_bytes();
+    let boundary = |c: Option<&u8>| c.is_none_or(|c| b" \t\n;&|()".contains(c));
+    text[i..].starts_with(word)
+        && (i == 0 || boundary(b.get(i - 1)))
+        && boundary(b.get(i + word.len()))
 }
 
 /// The delimiter word after `<<`, with quotes removed, and where it ends.
@@ -328,6 +405,16 @@ mod tests {
         assert_eq!(at("echo hi # X", "X"), Context::Unsupported("a comment"));
         assert_eq!(at("echo a#X", "X"), Context::Bare);
         assert_eq!(at("case a in a) echo X;; esac", "X"), Context::Bare);
+        assert_eq!(
+            at("echo \"$(case a in a) echo b;; esac) X\"", "X"),
+            Context::Double
+        );
+        assert_eq!(at("echo $((1 << 2)); echo X", "X"), Context::Bare);
+        assert_eq!(at("(( y = 1 <<2 )); echo X", "X"), Context::Bare);
+        assert!(matches!(
+            at("echo $(( X + 1 ))", "X"),
+            Context::Unsupported(_)
+        ));
     }
 
     #[test]
