@@ -132,14 +132,19 @@ impl Runbook {
     pub fn problems(&self, vars: &Vars, steps: &[&str]) -> Vec<String> {
         let needed = self.required_vars(steps);
         let missing = self.missing_hints(vars, &needed);
-        if !missing.is_empty() {
-            return vec![format!("variables without a value: {}", missing.join(", "))];
-        }
-        let mut out: Vec<String> = self
-            .check_values(vars, &needed)
-            .iter()
-            .map(ToString::to_string)
+        let mut out: Vec<String> = (!missing.is_empty())
+            .then(|| format!("variables without a value: {}", missing.join(", ")))
+            .into_iter()
+            .chain(
+                self.check_values(vars, &needed)
+                    .iter()
+                    .map(ToString::to_string),
+            )
             .collect();
+        if !missing.is_empty() {
+            // Filling the commands would only repeat that the values are missing.
+            return out;
+        }
         let probe = self.gate.monitor.as_ref().filter(|_| steps.is_empty());
         let commands = self
             .steps
