@@ -208,12 +208,23 @@ async fn pump(
     // Read what the client sends so the session never backs up; signal requests arrive here
     // (the channel is ours, not the handler's) and go to the command's process group.
     let pid = child.id();
+    // The client's data is the command's stdin; its EOF closes it, as sshd does.
+    let mut stdin = child.stdin.take();
     let drain = tokio::spawn(async move {
         while let Some(msg) = rd.wait().await {
-            if let russh::ChannelMsg::Signal { signal } = msg
-                && let Some(name) = sig_name(&signal)
-            {
-                signal_group(pid, name);
+            match msg {
+                russh::ChannelMsg::Signal { signal } => {
+                    if let Some(name) = sig_name(&signal) {
+                        signal_group(pid, name);
+                    }
+                }
+                russh::ChannelMsg::Data { data } => {
+                    if let Some(w) = stdin.as_mut() {
+                        let _ = tokio::io::AsyncWriteExt::write_all(w, &data).await;
+                    }
+                }
+                russh::ChannelMsg::Eof => stdin = None,
+                _ => {}
             }
         }
     });

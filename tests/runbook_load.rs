@@ -1,6 +1,6 @@
 //! The runbook loader: every bundled runbook is valid, every error names file:line:column and
 //! what was expected, and no input (arbitrary bytes, mutated runbooks) makes it panic.
-#![allow(clippy::expect_used)] // a test states its expectations
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 
@@ -166,4 +166,138 @@ proptest! {
         let lines = text.iter().filter(|&&b| b == b'\n').count() + 1;
         assert_positioned(runbook::parse_bytes(&text, Path::new("mutated.toml")), lines)?;
     }
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    runbook::parse(text, Path::new("rb.toml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+const QUOTING: &str = r#"format = 2
+id = "q"
+title = "q"
+
+[vars.list]
+default = "a b"
+pattern = "[a-z ]+"
+
+[vars.any]
+default = "x"
+
+[vars.pw]
+secret = true
+
+[[steps]]
+id = "s"
+title = "S"
+level = "must"
+target = "local"
+
+[[steps.commands]]
+name = "raw"
+run = "for w in {{raw list}}; do echo $w; done; echo {{raw any}}"
+"#;
+
+#[test]
+fn raw_uses_are_warnings_with_their_place() {
+    assert_eq!(
+        warnings(QUOTING),
+        [
+            "rb.toml:23:17: warning: `{{raw list}}` pastes the value unquoted, as shell code: its `pattern` or `choices` limits what can pass",
+            "rb.toml:23:54: warning: `{{raw any}}` pastes the value unquoted, as shell code: any value runs; a `pattern` or `choices` would limit it",
+        ]
+    );
+}
+
+#[test]
+fn format_1_loads_quoted_and_check_says_what_to_change() {
+    let text = QUOTING
+        .replace("format = 2", "format = 1")
+        .replace("{{raw list}}", "{{list}}");
+    let w = warnings(&text);
+    assert!(
+        w[0].starts_with("rb.toml:1:10: warning: format 1: values used to be pasted"),
+        "{w:?}"
+    );
+    assert!(w[0].ends_with("then set `format = 2`"), "{w:?}");
+    assert!(
+        w[1].starts_with("rb.toml:23:17: warning: format 1: `{{list}}` is unquoted here, so it was split into words and expanded; it is now one literal word (write `{{raw list}}`"),
+        "{w:?}"
+    );
+    let e = errors(&QUOTING.replace("format = 2", "format = 3"));
+    assert_eq!(
+        e,
+        ["rb.toml:1:10: unsupported format 3 (this rehearse reads formats 1 and 2)"]
+    );
+}
+
+#[test]
+fn placeholders_where_no_quoting_holds_are_errors() {
+    let with = |run: &str| {
+        QUOTING.replace(
+            "run = \"for w in {{raw list}}; do echo $w; done; echo {{raw any}}\"",
+            &format!("run = '''\n{run}'''"),
+        )
+    };
+    let cases = [
+        (
+            "echo `ls {{any}}`",
+            "rb.toml:24:10: `any` in backticks (use `$(...)`): no quoting is reliable",
+        ),
+        (
+            "echo ${x:-{{any}}}",
+            "rb.toml:24:11: `any` in `${...}`: no quoting is reliable",
+        ),
+        (
+            "echo {{raw pw}}",
+            "rb.toml:24:6: `{{raw pw}}`: a secret is never pasted into a command",
+        ),
+        (
+            "cat <<'EOF'\n{{pw}}\nEOF",
+            "rb.toml:25:1: secret `pw` in a here-document with a quoted delimiter: a secret arrives in a shell variable, which such a body does not expand; write the delimiter unquoted (<<EOF)",
+        ),
+    ];
+    for (run, want) in cases {
+        let e = errors(&with(run));
+        assert_eq!(e.len(), 1, "{run}: {e:?}");
+        assert!(e[0].starts_with(want), "{run}:\n{}\nwant {want}", e[0]);
+    }
+    // Controls: the same values in places that quote are fine.
+    for run in [
+        "echo \"$(ls {{any}})\" {{pw}}",
+        "cat <<EOF\n{{pw}} {{any}}\nEOF",
+        "cat <<'EOF'\n{{any}}\nEOF",
+    ] {
+        assert_eq!(errors(&with(run)), Vec::<String>::new(), "{run}");
+    }
+    let pty = with("echo {{pw}}").replace("name = \"raw\"", "name = \"raw\"\npty = true");
+    assert!(
+        errors(&pty)[0].contains("secret `pw` in a `pty = true` command"),
+        "{:?}",
+        errors(&pty)
+    );
+}
+
+#[test]
+fn variable_rules_are_checked_when_loading() {
+    let bad = QUOTING
+        .replace("pattern = \"[a-z ]+\"", "pattern = \"[a-z\"")
+        .replace(
+            "[vars.any]\ndefault = \"x\"",
+            "[vars.any]\ndefault = \"x\"\nchoices = [\"y\", \"z\"]",
+        );
+    let e = errors(&bad);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("rb.toml:7:11: invalid `pattern`:"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e[1],
+        "rb.toml:10:11: the default is not one of the variable's `choices`"
+    );
 }

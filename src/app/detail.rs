@@ -124,7 +124,7 @@ impl App {
             let run = c
                 .run
                 .render(&self.display_vars)
-                .map_or_else(|e| e, |r| r.display);
+                .map_or_else(|e| e.to_string(), |r| r.display);
             out.extend(run.lines().map(|l| (LineKind::Stdout, format!("  $ {l}"))));
         }
         if let Some(e) = self.last_event(&step.id) {

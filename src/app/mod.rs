@@ -401,7 +401,7 @@ impl App {
         let run = cmd
             .run
             .render(&self.display_vars)
-            .map_or_else(|e| e, |r| r.display);
+            .map_or_else(|e| e.to_string(), |r| r.display);
         let target = self
             .targets
             .iter()

@@ -63,7 +63,7 @@ pub async fn main(
     global: Global,
 ) -> i32 {
     let loaded = match runbook_file {
-        Some(p) => Some(runbook::load(&p)),
+        Some(p) => Some(runbook::open(&p)),
         None => runbook::bundled(DEMO_RUNBOOK),
     };
     let rb = match loaded {

@@ -4,13 +4,23 @@ use std::path::PathBuf;
 
 use super::*;
 use crate::exec::target::{self, TargetOptions};
-use crate::runbook::{Runbook, TargetKind};
+use crate::runbook::{Command, Runbook, TargetKind, Vars};
 
 pub fn check(paths: &[PathBuf]) -> i32 {
     let mut bad = false;
     for p in paths {
-        match runbook::load(p) {
-            Ok(rb) => println!("{}: ok ({} steps)", p.display(), rb.steps.len()),
+        match runbook::open(p) {
+            Ok(rb) => {
+                for w in &rb.warnings {
+                    println!("{w}");
+                }
+                let warned = match rb.warnings.len() {
+                    0 => String::new(),
+                    1 => ", 1 warning".into(),
+                    n => format!(", {n} warnings"),
+                };
+                println!("{}: ok ({} steps{warned})", p.display(), rb.steps.len());
+            }
             Err(e) => {
                 bad = true;
                 for d in e.0 {
@@ -22,56 +32,42 @@ pub fn check(paths: &[PathBuf]) -> i32 {
     i32::from(bad)
 }
 
+/// A dry run: every step as it would run with these values, and nothing connects. Exits 2,
+/// naming them, when a variable has no value or a value breaks a rule.
 pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i32 {
-    let (vars, missing) = match rb.resolve_vars(vars_given) {
+    let (vars, _) = match rb.resolve_vars(vars_given) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("rehearse: {e}");
             return EXIT_USAGE;
         }
     };
+    let problems = rb.problems(&vars, &[]);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("rehearse: {p}");
+        }
+        return EXIT_USAGE;
+    }
     let mut out = String::new();
     out.push_str(&format!(
         "# {} ({})\n# runbook sha256 {}\n",
         rb.title, rb.id, rb.source.sha256
     ));
-    if !missing.is_empty() {
-        out.push_str(&format!(
-            "# variables without a value (shown as {{{{name}}}}): {}\n",
-            missing.join(", ")
-        ));
-    }
     let opts = TargetOptions {
         ssh_config: global.ssh_config.clone(),
         ..Default::default()
     };
     out.push_str("\n## Targets\n");
     for t in &rb.targets {
-        let desc = match &t.kind {
-            TargetKind::Local => "the operator's machine".to_string(),
-            TargetKind::Ssh(_) => match target::ssh_params(rb, &t.name, &vars, &opts) {
-                Ok(p) => {
-                    let via = p.jumps.iter().map(|j| j.endpoint()).collect::<Vec<_>>();
-                    format!(
-                        "ssh {}{} (known_hosts: {})",
-                        p.endpoint(),
-                        if via.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" via {}", via.join(" -> "))
-                        },
-                        p.known_hosts
-                            .iter()
-                            .map(|k| k.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-                Err(e) => format!("unresolved: {e}"),
-            },
-        };
-        out.push_str(&format!("- {}: {desc}\n", t.name));
+        let line = target_line(rb, &t.name, &vars, &opts);
+        out.push_str(&format!("- {}: {line}\n", t.name));
     }
+    let endpoints: std::collections::BTreeMap<&str, String> = rb
+        .targets
+        .iter()
+        .map(|t| (t.name.as_str(), target_line(rb, &t.name, &vars, &opts)))
+        .collect();
     for s in &rb.steps {
         let page = s.page.map(|p| format!(" · page {p}")).unwrap_or_default();
         out.push_str(&format!(
@@ -80,35 +76,16 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
             s.id,
             s.title
         ));
+        let mut targets: Vec<&str> = s.commands.iter().map(|c| c.target.as_str()).collect();
+        targets.dedup();
+        for t in targets {
+            let desc = endpoints
+                .get(t)
+                .map_or("the operator's machine", String::as_str);
+            out.push_str(&format!("target: {t} ({desc})\n"));
+        }
         for c in &s.commands {
-            let shown = c
-                .run
-                .render(&vars)
-                .map_or_else(|_| c.run.raw().to_string(), |r| r.display);
-            let flags = [c.confirm.then_some("confirm"), c.pty.then_some("pty")]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>();
-            out.push_str(&format!(
-                "- {} on {} (timeout {}, expect {}{}{})\n",
-                c.name,
-                c.target,
-                humantime::format_duration(c.timeout),
-                c.expect.exit,
-                c.expect
-                    .stdout
-                    .as_ref()
-                    .map(|r| format!(", stdout /{}/", r.as_str()))
-                    .unwrap_or_default(),
-                if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {}", flags.join(", "))
-                }
-            ));
-            for line in shown.trim().lines() {
-                out.push_str(&format!("    $ {line}\n"));
-            }
+            command(&mut out, c, &vars);
         }
         for i in &s.checklist {
             out.push_str(&format!("- [ ] {} ({})\n", i.text, i.id));
@@ -125,6 +102,9 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
         g.required_steps.join(", "),
         g.signoffs
     ));
+    for (step, item) in &g.checklist {
+        out.push_str(&format!("- checklist item ticked: {step}.{item}\n"));
+    }
     if let Some(r) = &g.rollback {
         out.push_str(&format!(
             "- rollback proof: `{}` then `{}`\n",
@@ -133,16 +113,81 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
     }
     if let Some(m) = &g.monitor {
         out.push_str(&format!(
-            "- monitoring: {} every {}, at most {} failures, probe `{}`\n",
+            "- monitoring: {} every {}, at most {} failures, probe:\n",
             humantime::format_duration(m.duration),
             humantime::format_duration(m.every),
             m.max_failures,
-            m.probe.name
         ));
+        command(&mut out, &m.probe, &vars);
     }
     print!(
         "{}",
         crate::secret::Redactor::new(&vars.secret_values()).redact_str(&out)
     );
     0
+}
+
+/// How a target would be reached, resolved from the runbook and ssh config without connecting.
+fn target_line(rb: &Runbook, name: &str, vars: &Vars, opts: &TargetOptions) -> String {
+    match rb.target(name).map(|t| &t.kind) {
+        Some(TargetKind::Ssh(_)) => match target::ssh_params(rb, name, vars, opts) {
+            Ok(p) => {
+                let via = p.jumps.iter().map(|j| j.endpoint()).collect::<Vec<_>>();
+                format!(
+                    "ssh {}{} (known_hosts: {})",
+                    p.endpoint(),
+                    if via.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" via {}", via.join(" -> "))
+                    },
+                    p.known_hosts
+                        .iter()
+                        .map(|k| k.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            Err(e) => format!("unresolved: {e}"),
+        },
+        _ => "the operator's machine".to_string(),
+    }
+}
+
+/// One command: how it runs, the text it runs (secrets as `[secret:NAME]`), what it must show.
+fn command(out: &mut String, c: &Command, vars: &Vars) {
+    let (shown, resolved) = match c.resolve(vars) {
+        Ok((r, cmd)) => (r.display, cmd),
+        Err(e) => (format!("{} ({e})", c.run.raw()), c.clone()),
+    };
+    let flags = [c.confirm.then_some("confirm"), c.pty.then_some("pty")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    out.push_str(&format!(
+        "- {} on {} (timeout {}{})\n",
+        c.name,
+        c.target,
+        humantime::format_duration(c.timeout),
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", flags.join(", "))
+        }
+    ));
+    for line in shown.trim().lines() {
+        out.push_str(&format!("    $ {line}\n"));
+    }
+    let e = &resolved.expect;
+    let mut expect = vec![e.exit.to_string()];
+    if let Some(r) = &e.stdout {
+        expect.push(format!("stdout /{}/", r.as_str()));
+    }
+    if let Some(r) = &e.stderr {
+        expect.push(format!("stderr /{}/", r.as_str()));
+    }
+    if let Some(p) = &c.proves {
+        expect.push(format!("proves `{p}`"));
+    }
+    out.push_str(&format!("  expect: {}\n", expect.join(", ")));
 }

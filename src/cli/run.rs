@@ -44,6 +44,29 @@ fn confirm_headless(runner: &Runner, step: &str, index: usize, yes: bool) -> Opt
         )
 }
 
+/// The `--var`s a run of `step` uses, once every value it needs is present and valid; else
+/// each problem, in a line that names the variable.
+fn step_values(
+    rb: &Runbook,
+    step: &str,
+    given: &[(String, String)],
+) -> Result<Vec<(String, String)>, Vec<String>> {
+    let (vars, _) = rb.resolve_vars(given).map_err(|e| vec![e])?;
+    let problems = rb.problems(&vars, &[step]);
+    if !problems.is_empty() {
+        return Err(problems
+            .into_iter()
+            .map(|p| format!("step `{step}`: {p}"))
+            .collect());
+    }
+    let needed = rb.required_vars(&[step]);
+    Ok(given
+        .iter()
+        .filter(|(n, _)| needed.contains(n))
+        .cloned()
+        .collect())
+}
+
 /// Run one step headless. `opts` carries pins and keys for the demo host.
 pub async fn run_step(
     rb: Runbook,
@@ -64,14 +87,26 @@ pub async fn run_step(
         return EXIT_USAGE;
     };
     let n_commands = st.commands.len();
-    let session =
-        match Session::build(rb, vars_given, &global.session_options(opts), &prompter).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("rehearse: {e}");
-                return EXIT_USAGE;
+    // Only what this step uses is required, and every value is checked before anything
+    // connects. The session is built for a view of the runbook limited to this step.
+    let given = match step_values(&rb, step, vars_given) {
+        Ok(g) => g,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("rehearse: {p}");
             }
-        };
+            return EXIT_USAGE;
+        }
+    };
+    let view = rb.for_steps(&[step]);
+    let session = match Session::build(view, &given, &global.session_options(opts), &prompter).await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let (tx, mut rx) = mpsc::channel(1024);
     let opened = match session.open_run(run_dir, tx) {
         Ok(o) => o,

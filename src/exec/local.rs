@@ -21,7 +21,8 @@ pub struct LocalExecutor {
     pub cwd: Option<PathBuf>,
 }
 
-/// Start `sh -c command` in a new process group with piped output.
+/// Start `sh -c command` in a new process group with piped input and output. The caller owns
+/// stdin: [`feed_stdin`] writes what the command was given and closes it.
 pub fn spawn_shell(
     command: &str,
     cwd: Option<&std::path::Path>,
@@ -30,7 +31,7 @@ pub fn spawn_shell(
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(command)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -42,6 +43,22 @@ pub fn spawn_shell(
         cmd.env(k, v);
     }
     cmd.spawn()
+}
+
+/// Write `input` (if any) to the child's stdin and close it, so reading it ends in EOF. In its
+/// own task: a command that never reads must not hold up its output.
+pub fn feed_stdin(child: &mut Child, input: Option<crate::secret::SecretString>) {
+    use tokio::io::AsyncWriteExt as _;
+    let Some(mut stdin) = child.stdin.take() else {
+        return;
+    };
+    tokio::spawn(async move {
+        if let Some(input) = input {
+            // A command that exits without reading closes the pipe; nothing is lost then.
+            let _ = stdin.write_all(input.expose().as_bytes()).await;
+        }
+        drop(stdin);
+    });
 }
 
 /// Send a signal by name (`INT`, `TERM`, `KILL`, ...) to the child's process group.
@@ -103,6 +120,7 @@ impl Executor for LocalExecutor {
                     return;
                 }
             };
+            feed_stdin(&mut child, req.input.clone());
             let _ = tx.send(ExecEvent::Started).await;
             let end = drive(&mut child, &req, &tx, &cancel).await;
             let _ = tx.send(end).await;

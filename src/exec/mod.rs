@@ -22,8 +22,11 @@ use crate::secret::SecretString;
 
 #[derive(Debug, Clone)]
 pub struct ExecRequest {
-    /// The command line, with secrets filled in: only the executor sees this.
+    /// The command line. Secrets are not in it: they come on stdin (see `input`).
     pub command: SecretString,
+    /// Written to the command's stdin, then EOF. `None`: EOF at once, so a command that reads
+    /// its input ends instead of waiting for its timeout.
+    pub input: Option<SecretString>,
     pub pty: Option<PtySize>,
     pub timeout: Duration,
     /// Between INT and TERM, and between TERM and closing the channel.

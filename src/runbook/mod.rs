@@ -1,9 +1,13 @@
 //! The runbook model: what a deploy runbook says, validated, with every reference checked.
 //! Loading never panics; every problem is a [`Diagnostic`] naming `file:line:column`.
 
+mod commands;
+mod gate;
 mod raw;
+pub mod shell;
 pub mod template;
 mod validate;
+mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,13 +16,37 @@ use std::time::Duration;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-pub use template::{Rendered, Template, VarValue, Vars};
+pub use template::{RenderError, Rendered, Template, VarValue, Vars};
+pub use values::ValueError;
 
-/// The bundled runbooks, so `rehearse demo` and the tests need no files beside the binary.
-pub const BUNDLED: &[(&str, &str)] = &[(
-    "demo-staging.toml",
-    include_str!("../../runbooks/demo-staging.toml"),
-)];
+/// The runbook format this rehearse reads. Format 2 quotes `{{var}}` for the shell; format 1
+/// pasted values as they were, and still loads (quoted, the safe reading) with a warning.
+pub const FORMAT: u32 = 2;
+
+/// The bundled runbooks, so `rehearse demo` and the tests need no files beside the binary,
+/// and any of them opens by name (`rehearse check phase-05-staging`).
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "demo-staging.toml",
+        include_str!("../../runbooks/demo-staging.toml"),
+    ),
+    (
+        "phase-05-staging.toml",
+        include_str!("../../runbooks/phase-05-staging.toml"),
+    ),
+    (
+        "laravel-staging.toml",
+        include_str!("../../runbooks/laravel-staging.toml"),
+    ),
+    (
+        "apprunner-staging.toml",
+        include_str!("../../runbooks/apprunner-staging.toml"),
+    ),
+    (
+        "staged-rollout.toml",
+        include_str!("../../runbooks/staged-rollout.toml"),
+    ),
+];
 
 #[derive(Debug, Clone)]
 pub struct Runbook {
@@ -31,6 +59,9 @@ pub struct Runbook {
     pub targets: Vec<TargetDef>,
     pub steps: Vec<Step>,
     pub gate: Gate,
+    /// Things a reader should look at that do not stop the runbook loading (`{{raw ..}}`,
+    /// an old format).
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +79,14 @@ pub struct VarDef {
     pub description: String,
     pub secret: bool,
     pub env: Option<String>,
+    /// The whole value must match (anchored when loaded).
+    pub pattern: Option<Regex>,
+    /// `pattern` as written, for messages.
+    pub pattern_source: Option<String>,
+    /// When not empty, the value must be one of these.
+    pub choices: Vec<String>,
+    /// The default only shows the shape of a value: a run must be given a real one.
+    pub placeholder: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -62,7 +101,7 @@ pub struct TargetDef {
 #[derive(Debug, Clone)]
 pub enum TargetKind {
     Local,
-    Ssh(SshTarget),
+    Ssh(Box<SshTarget>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -123,8 +162,38 @@ pub struct Command {
 #[derive(Debug, Clone)]
 pub struct Expect {
     pub exit: ExitExpect,
+    /// Compiled when the runbook loads, or (with variables) by [`Command::resolve`].
     pub stdout: Option<Regex>,
     pub stderr: Option<Regex>,
+    /// Set when the expectation uses variables; their values match literally.
+    pub stdout_template: Option<Template>,
+    pub stderr_template: Option<Template>,
+}
+
+impl Command {
+    /// The command with values filled in: its text for the executor, and its expectations.
+    pub fn resolve(&self, vars: &Vars) -> Result<(Rendered, Command), RenderError> {
+        let rendered = self.run.render(vars)?;
+        let mut cmd = self.clone();
+        let fill = |t: &Option<Template>| -> Result<Option<Regex>, RenderError> {
+            t.as_ref()
+                .map(|t| {
+                    let r = t.render(vars)?;
+                    regex::RegexBuilder::new(r.value.expose())
+                        .multi_line(true)
+                        .build()
+                        .map_err(|e| RenderError::Regex(e.to_string()))
+                })
+                .transpose()
+        };
+        if self.expect.stdout_template.is_some() {
+            cmd.expect.stdout = fill(&self.expect.stdout_template)?;
+        }
+        if self.expect.stderr_template.is_some() {
+            cmd.expect.stderr = fill(&self.expect.stderr_template)?;
+        }
+        Ok((rendered, cmd))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,10 +388,26 @@ pub fn parse(text: &str, path: &Path) -> Result<Runbook, LoadError> {
     validate::build(source)
 }
 
-/// A bundled runbook by file name, parsed.
+/// A bundled runbook by name, with or without `.toml`, parsed.
 pub fn bundled(name: &str) -> Option<Result<Runbook, LoadError>> {
+    let file = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
     BUNDLED
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|(n, _)| *n == file)
         .map(|(n, text)| parse(text, Path::new(&format!("runbooks/{n}"))))
+}
+
+/// A runbook from a path or, when no such file exists, a bundled runbook by name.
+pub fn open(arg: &Path) -> Result<Runbook, LoadError> {
+    if !arg.exists()
+        && arg.components().count() == 1
+        && let Some(r) = bundled(&arg.to_string_lossy())
+    {
+        return r;
+    }
+    load(arg)
 }

@@ -37,6 +37,13 @@ pub struct RawVar {
     pub secret: bool,
     /// Name of an environment variable the value may come from.
     pub env: Option<String>,
+    /// A regular expression the whole value must match.
+    pub pattern: Option<S<String>>,
+    /// The only values allowed.
+    pub choices: Option<S<Vec<ScalarString>>>,
+    /// The default is an example: a run must be given another value.
+    #[serde(default)]
+    pub placeholder: bool,
 }
 
 /// A string that may be written as a TOML string, integer or boolean (`port = 22`).

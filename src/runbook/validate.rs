@@ -9,35 +9,66 @@ use regex::Regex;
 
 use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
 use super::{
-    CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, Gate, LOCAL, Level,
-    LoadError, Monitor, RollbackProof, Runbook, Source, SshTarget, Step, TargetDef, TargetKind,
-    Template, VarDef, line_col,
+    CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, LOCAL, Level, LoadError,
+    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, gate, line_col,
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
-struct Ctx<'a> {
-    source: &'a Source,
-    diags: Vec<Diagnostic>,
-    vars: BTreeSet<String>,
-    targets: BTreeSet<String>,
+pub(super) struct Ctx<'a> {
+    pub(super) source: &'a Source,
+    pub(super) diags: Vec<Diagnostic>,
+    pub(super) warnings: Vec<Diagnostic>,
+    pub(super) vars: BTreeSet<String>,
+    pub(super) secrets: BTreeSet<String>,
+    /// Variables with a `pattern` or `choices`: what they can hold is limited.
+    pub(super) guarded: BTreeSet<String>,
+    pub(super) targets: BTreeSet<String>,
+    pub(super) format: u32,
 }
 
 impl Ctx<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let (line, column) = line_col(&self.source.text, span.start);
-        self.diags.push(Diagnostic {
+    fn diagnostic(&self, at: usize, message: String) -> Diagnostic {
+        let (line, column) = line_col(&self.source.text, at);
+        Diagnostic {
             path: self.source.path.clone(),
             line,
             column,
-            message: message.into(),
-        });
+            message,
+        }
+    }
+
+    pub(super) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let d = self.diagnostic(span.start, message.into());
+        self.diags.push(d);
+    }
+
+    pub(super) fn warn(&mut self, at: usize, message: impl Into<String>) {
+        let d = self.diagnostic(at, format!("warning: {}", message.into()));
+        self.warnings.push(d);
+    }
+
+    /// The source offset of byte `at` inside the string value `s`. Exact for plain strings;
+    /// escapes shift it a little.
+    pub(super) fn offset_in(&self, s: &S<String>, at: usize) -> usize {
+        let start = s.span().start;
+        let rest = &self.source.text[start..];
+        let quote = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
+            3
+        } else {
+            1
+        };
+        // A multi-line string's first newline, right after the quotes, is not part of it.
+        let newline = usize::from(quote == 3 && rest[3..].starts_with('\n'));
+        start + quote + newline + at
     }
 
     /// A template whose placeholders all name declared variables.
-    fn template(&mut self, s: &S<String>) -> Template {
-        let t = Template::parse(s.get_ref());
-        let start = s.span().start;
+    pub(super) fn template(&mut self, s: &S<String>) -> Template {
+        self.checked(s, Template::parse(s.get_ref()))
+    }
+
+    pub(super) fn checked(&mut self, s: &S<String>, t: Template) -> Template {
         let unknown: Vec<(usize, String)> = t
             .names()
             .filter(|(_, n)| !self.vars.contains(*n))
@@ -45,14 +76,9 @@ impl Ctx<'_> {
             .collect();
         for (at, name) in unknown {
             let known: Vec<_> = self.vars.iter().cloned().collect();
-            // The offset inside the string is exact for plain strings; escapes shift it a little.
-            let quote = if self.source.text[start..].starts_with("\"\"\"") {
-                3
-            } else {
-                1
-            };
+            let at = self.offset_in(s, at);
             self.error(
-                start + quote + at..start + quote + at,
+                at..at,
                 format!(
                     "unknown variable `{name}` (declared: {})",
                     if known.is_empty() {
@@ -66,7 +92,7 @@ impl Ctx<'_> {
         t
     }
 
-    fn duration(&mut self, s: &S<String>) -> Option<Duration> {
+    pub(super) fn duration(&mut self, s: &S<String>) -> Option<Duration> {
         match humantime::parse_duration(s.get_ref()) {
             Ok(d) if d.is_zero() => {
                 self.error(s.span(), "expected a duration above zero");
@@ -85,7 +111,7 @@ impl Ctx<'_> {
 
     /// Expectations match line by line: `^` and `$` anchor at each line, so `^0$` matches
     /// output `0\n`, as a reader of the runbook would expect.
-    fn regex(&mut self, s: &S<String>) -> Option<Regex> {
+    pub(super) fn regex(&mut self, s: &S<String>) -> Option<Regex> {
         match regex::RegexBuilder::new(s.get_ref())
             .multi_line(true)
             .build()
@@ -105,7 +131,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn identifier(&mut self, s: &S<String>, what: &str) {
+    pub(super) fn identifier(&mut self, s: &S<String>, what: &str) {
         let ok = !s.get_ref().is_empty()
             && s.get_ref()
                 .chars()
@@ -138,22 +164,25 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     let mut cx = Ctx {
         source: &source,
         diags: Vec::new(),
+        warnings: Vec::new(),
         vars: raw.vars.keys().map(|k| k.get_ref().clone()).collect(),
+        secrets: raw
+            .vars
+            .iter()
+            .filter(|(_, v)| v.secret)
+            .map(|(k, _)| k.get_ref().clone())
+            .collect(),
+        guarded: raw
+            .vars
+            .iter()
+            .filter(|(_, v)| v.pattern.is_some() || v.choices.is_some())
+            .map(|(k, _)| k.get_ref().clone())
+            .collect(),
         targets: raw.targets.keys().map(|k| k.get_ref().clone()).collect(),
+        format: raw.format.as_ref().map_or(1, |f| *f.get_ref()),
     };
     cx.targets.insert(LOCAL.to_string());
-
-    if let Some(f) = &raw.format
-        && *f.get_ref() != 1
-    {
-        cx.error(
-            f.span(),
-            format!(
-                "unsupported format {} (this rehearse reads format 1)",
-                f.get_ref()
-            ),
-        );
-    }
+    commands::format(&mut cx, raw.format.as_ref());
     cx.identifier(&raw.id, "runbook id");
     let default_timeout = raw
         .default_timeout
@@ -164,16 +193,7 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     let vars = raw
         .vars
         .iter()
-        .map(|(name, v)| {
-            cx.identifier(name, "variable name");
-            VarDef {
-                name: name.get_ref().clone(),
-                default: v.default.as_ref().map(|d| d.get_ref().0.clone()),
-                description: v.description.clone(),
-                secret: v.secret,
-                env: v.env.clone(),
-            }
-        })
+        .map(|(name, v)| commands::var_def(&mut cx, name, v))
         .collect();
 
     let targets = raw
@@ -200,9 +220,12 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
         cx.error(0..0, "a runbook needs at least one [[steps]] table");
     }
 
-    let gate = gate(&mut cx, &raw, &steps, default_timeout);
+    let gate = gate::gate(&mut cx, &raw, &steps, default_timeout);
 
     if cx.diags.is_empty() {
+        let mut warnings = std::mem::take(&mut cx.warnings);
+        warnings.sort_by_key(|d| (d.line, d.column));
+        drop(cx);
         Ok(Runbook {
             id: raw.id.into_inner(),
             title: raw.title,
@@ -213,6 +236,7 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             targets,
             steps,
             gate,
+            warnings,
         })
     } else {
         let mut d = cx.diags;
@@ -250,14 +274,14 @@ fn target(cx: &mut Ctx<'_>, name: &S<String>, t: &RawTarget) -> TargetDef {
                 format!("target `{}` needs `alias` (a Host in ~/.ssh/config), `host`, or `local = true`", name.get_ref()),
             );
         }
-        TargetKind::Ssh(SshTarget {
+        TargetKind::Ssh(Box::new(SshTarget {
             alias: t.alias.as_ref().map(|a| cx.template(a)),
             host: tpl(cx, &t.host),
             port: tpl(cx, &t.port),
             user: tpl(cx, &t.user),
             known_hosts: t.known_hosts.as_ref().map(|a| cx.template(a)),
             identity_file: t.identity_file.as_ref().map(|a| cx.template(a)),
-        })
+        }))
     };
     TargetDef {
         name: name.get_ref().clone(),
@@ -380,7 +404,7 @@ fn check_target(cx: &mut Ctx<'_>, t: &S<String>) {
     }
 }
 
-fn command(
+pub(super) fn command(
     cx: &mut Ctx<'_>,
     c: &RawCommand,
     default_target: Option<&str>,
@@ -414,19 +438,27 @@ fn command(
             exit: ExitExpect::Codes(vec![0]),
             stdout: None,
             stderr: None,
+            stdout_template: None,
+            stderr_template: None,
         },
-        Some(e) => Expect {
-            exit: match &e.exit {
-                None => ExitExpect::Codes(vec![0]),
-                Some(x) => exit_expect(cx, x),
-            },
-            stdout: e.stdout.as_ref().and_then(|r| cx.regex(r)),
-            stderr: e.stderr.as_ref().and_then(|r| cx.regex(r)),
-        },
+        Some(e) => {
+            let (stdout, stdout_template) = commands::expectation(cx, e.stdout.as_ref());
+            let (stderr, stderr_template) = commands::expectation(cx, e.stderr.as_ref());
+            Expect {
+                exit: match &e.exit {
+                    None => ExitExpect::Codes(vec![0]),
+                    Some(x) => exit_expect(cx, x),
+                },
+                stdout,
+                stderr,
+                stdout_template,
+                stderr_template,
+            }
+        }
     };
     Command {
         name: c.name.get_ref().clone(),
-        run: cx.template(&c.run),
+        run: commands::shell(cx, &c.run, c.pty),
         target,
         timeout: c
             .timeout
@@ -459,99 +491,5 @@ fn exit_expect(cx: &mut Ctx<'_>, x: &S<RawExit>) -> ExitExpect {
             );
             ExitExpect::Any
         }
-    }
-}
-
-fn gate(cx: &mut Ctx<'_>, raw: &RawRunbook, steps: &[Step], default_timeout: Duration) -> Gate {
-    let Some(g) = &raw.gate else {
-        return Gate {
-            required_steps: steps
-                .iter()
-                .filter(|s| s.level == Level::Must)
-                .map(|s| s.id.clone())
-                .collect(),
-            ..Gate::default()
-        };
-    };
-    let step_exists = |cx: &mut Ctx<'_>, s: &S<String>| {
-        let ok = steps.iter().any(|st| &st.id == s.get_ref());
-        if !ok {
-            cx.error(s.span(), format!("unknown step `{}`", s.get_ref()));
-        }
-        ok
-    };
-    let required_steps = match &g.required_steps {
-        Some(list) => list
-            .iter()
-            .filter(|s| step_exists(cx, s))
-            .map(|s| s.get_ref().clone())
-            .collect(),
-        None => steps
-            .iter()
-            .filter(|s| s.level == Level::Must)
-            .map(|s| s.id.clone())
-            .collect(),
-    };
-    let checklist = g
-        .checklist
-        .iter()
-        .filter_map(|c| {
-            let Some((step_id, item)) = c.get_ref().split_once('.') else {
-                cx.error(
-                    c.span(),
-                    format!("expected `step.item`, got {:?}", c.get_ref()),
-                );
-                return None;
-            };
-            let found = steps
-                .iter()
-                .find(|s| s.id == step_id)
-                .is_some_and(|s| s.checklist.iter().any(|i| i.id == item));
-            if !found {
-                cx.error(
-                    c.span(),
-                    format!("no checklist item `{item}` in step `{step_id}`"),
-                );
-                return None;
-            }
-            Some((step_id.to_string(), item.to_string()))
-        })
-        .collect();
-    let rollback = g.rollback.as_ref().and_then(|r| {
-        let a = step_exists(cx, &r.rollback_step);
-        let b = step_exists(cx, &r.forward_step);
-        (a && b).then(|| RollbackProof {
-            rollback_step: r.rollback_step.get_ref().clone(),
-            forward_step: r.forward_step.get_ref().clone(),
-        })
-    });
-    let monitor = g.monitor.as_ref().and_then(|m| {
-        let duration = cx.duration(&m.duration);
-        let every = cx.duration(&m.every);
-        let probe = command(cx, &m.probe, None, default_timeout);
-        match (duration, every) {
-            (Some(duration), Some(every)) if every > duration => {
-                cx.error(
-                    m.every.span(),
-                    "`every` is longer than the whole `duration`",
-                );
-                None
-            }
-            (Some(duration), Some(every)) => Some(Monitor {
-                duration,
-                every,
-                max_failures: m.max_failures,
-                probe,
-            }),
-            _ => None,
-        }
-    });
-    Gate {
-        title: g.title.clone(),
-        required_steps,
-        checklist,
-        signoffs: g.signoffs,
-        rollback,
-        monitor,
     }
 }

@@ -139,7 +139,8 @@ impl Runner {
 
     /// A template as it may be shown: secrets as `[secret:NAME]`.
     pub fn display(&self, t: &crate::runbook::Template) -> String {
-        t.render(&self.vars).map_or_else(|e| e, |r| r.display)
+        t.render(&self.vars)
+            .map_or_else(|e| e.to_string(), |r| r.display)
     }
 
     pub fn redactor(&self) -> &Redactor {
@@ -204,13 +205,13 @@ impl Runner {
         cmd: &Command,
         cancel: Cancel,
     ) -> Result<CommandResult, RunnerError> {
-        let rendered = match cmd.run.render(&self.vars) {
+        let (rendered, cmd) = match cmd.resolve(&self.vars) {
             Ok(r) => r,
             Err(e) => {
                 return Ok(CommandResult {
                     outcome: Outcome::Failed,
                     exit_status: None,
-                    reason: Some(e),
+                    reason: Some(e.to_string()),
                     refused: None,
                     proposes: None,
                 });
@@ -226,8 +227,9 @@ impl Runner {
                 session: Some(process::session_id()),
             })
             .await?;
+        let cmd = &cmd;
         let x = self
-            .execute(step_id, cmd, started.seq, rendered.value, cancel)
+            .execute(step_id, cmd, started.seq, rendered, cancel)
             .await?;
         let result = judge(cmd, &x.end, &x.stdout, &x.stderr);
         self.record(Event::CommandFinished {
@@ -252,20 +254,18 @@ impl Runner {
         cmd: &Command,
         cancel: Cancel,
     ) -> Result<(Entry, CommandResult), RunnerError> {
-        let rendered = cmd
-            .run
-            .render(&self.vars)
-            .map_err(|message| RunnerError::Render {
-                what: format!("probe {}", cmd.name),
-                message,
-            })?;
+        let (rendered, cmd) = cmd.resolve(&self.vars).map_err(|e| RunnerError::Render {
+            what: format!("probe {}", cmd.name),
+            message: e.to_string(),
+        })?;
+        let cmd = &cmd;
         // Probe output is spooled under an id no command start can have.
         let spool_id = u64::MAX / 2
             + self
                 .probe_counter
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let x = self
-            .execute(PROBE_STEP, cmd, spool_id, rendered.value, cancel)
+            .execute(PROBE_STEP, cmd, spool_id, rendered, cancel)
             .await?;
         let result = judge(cmd, &x.end, &x.stdout, &x.stderr);
         let entry = self
@@ -287,7 +287,7 @@ impl Runner {
         step_id: &str,
         cmd: &Command,
         spool_id: u64,
-        command: crate::secret::SecretString,
+        command: crate::runbook::Rendered,
         cancel: Cancel,
     ) -> Result<Executed, RunnerError> {
         let begun = Instant::now();
@@ -306,7 +306,8 @@ impl Runner {
                 .unwrap_or(PtySize { cols: 80, rows: 24 })
         });
         let req = ExecRequest {
-            command,
+            command: command.value,
+            input: command.input,
             pty,
             timeout: cmd.timeout,
             grace: STOP_GRACE,

@@ -527,6 +527,7 @@ impl Client {
 pub fn req(command: &str) -> ExecRequest {
     ExecRequest {
         command: SecretString::new(command),
+        input: None,
         pty: None,
         timeout: DEADLINE,
         grace: Duration::from_secs(1),

@@ -208,6 +208,18 @@ impl SshExecutor {
                 reason: format!("exec failed: {e}"),
             };
         }
+        // Input (secrets, one per line), then EOF: a command reading stdin ends rather than
+        // waiting for its timeout. A terminal's input stays open: it belongs to the person.
+        if req.pty.is_none() {
+            if let Some(input) = &req.input
+                && let Err(e) = channel.data(input.expose().as_bytes()).await
+            {
+                return ExecEvent::ConnectionLost {
+                    reason: format!("cannot send the command its input: {e}"),
+                };
+            }
+            let _ = channel.eof().await;
+        }
         let _ = tx.send(ExecEvent::Started).await;
         // The server answers the PTY and exec requests in order; popped from the end.
         let mut replies: Vec<&str> = if req.pty.is_some() {
