@@ -54,7 +54,8 @@ fn demo_first_step_signed_off_and_exported() {
     wait_file(&journal, "the sign-off", T, |j| {
         j.contains(r#""kind":"signoff""#)
     });
-    t.wait_text("signed off by ana", T);
+    // No key in this test's environment: the sign-off says it is unsigned.
+    t.wait_text("UNSIGNED sign-off by ana", T);
 
     t.keys(&["q"]);
     t.wait_text("EXITED 0", T);

@@ -108,13 +108,27 @@ fn demo_walked_to_an_open_gate() {
     std::fs::write(&rb_path, rb).expect("write");
     let run = dir.path().join("run");
     let bin = env!("CARGO_BIN_EXE_rehearse");
+    // ana signs with her own key, and the config dir trusts it: the gate can be proven.
+    let key = dir.path().join("ana_key");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ana", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen (apt-get install -y openssh-client)");
+    assert!(st.success());
+    let cfg = dir.path().join("cfg");
+    std::fs::create_dir_all(&cfg).expect("cfg");
+    let pubkey = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+    let allowed = cfg.join("allowed_signers");
+    std::fs::write(&allowed, format!("ana {pubkey}")).expect("allowed_signers");
     let cmd = format!(
-        "REHEARSE_STATE_DIR={} REHEARSE_CONFIG_DIR={} {} demo --runbook {} --run {} --operator ana; echo EXITED $?; sleep 600",
+        "SSH_AUTH_SOCK= REHEARSE_STATE_DIR={} REHEARSE_CONFIG_DIR={} {} demo --runbook {} --run {} --operator ana --signing-key {}; echo EXITED $?; sleep 600",
         shell_quote(&dir.path().join("state").display().to_string()),
-        shell_quote(&dir.path().join("cfg").display().to_string()),
+        shell_quote(&cfg.display().to_string()),
         shell_quote(bin),
         shell_quote(&rb_path.display().to_string()),
         shell_quote(&run.display().to_string()),
+        shell_quote(&key.display().to_string()),
     );
     let t = Tmux::start("walk", 80, 24, &cmd);
     let journal = run.join("journal.jsonl");
@@ -200,8 +214,9 @@ fn demo_walked_to_an_open_gate() {
         "{before}"
     );
     t.keys(&["m"]);
-    let open = t.wait_for("the gate to open", Duration::from_secs(60), |s| {
-        s.contains("OPEN") && s.contains("✓ monitoring")
+    // Open, and proven: the gate line is signed by a trusted key, sealing all before it.
+    let open = t.wait_for("the gate to open, proven", Duration::from_secs(60), |s| {
+        s.contains("OPEN PROVEN") && s.contains("✓ monitoring")
     });
     for want in [
         "✓ steps",
@@ -233,11 +248,13 @@ fn demo_walked_to_an_open_gate() {
     let o = std::process::Command::new(bin)
         .arg("verify")
         .arg(&run)
+        .arg("--allowed-signers")
+        .arg(&allowed)
         .output()
         .expect("verify");
-    // Intact; without a trust anchor the gate is "not proven" (exit 4), never a failure (1).
+    // Intact, signed by a trusted key, the gate proven open.
     assert!(
-        matches!(o.status.code(), Some(0 | 4)),
+        o.status.code() == Some(0),
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );

@@ -79,7 +79,15 @@ pub struct TargetView {
 pub struct App {
     pub runbook: Arc<Runbook>,
     pub state: RunState,
+    /// The gate over everything recorded: progress, not proof.
     pub verdict: Verdict,
+    /// The gate over the sealed part alone, counting only trusted signatures: what a reviewer
+    /// with the same trust anchor will see.
+    pub proven: crate::evidence::seal::SealedView,
+    /// Every line of the run, in order (the sealed view is recomputed from them).
+    entries: Vec<Entry>,
+    /// Keys trusted to sign (allowed_signers from the config dir); `None`: nothing is proven.
+    pub trust: Option<Arc<crate::journal::allowed_signers::AllowedSigners>>,
     pub keymap: Keymap,
     pub operator: String,
     /// For showing resolved commands: secrets render as `[secret:NAME]`.
@@ -127,11 +135,15 @@ impl App {
     ) -> App {
         let state = RunState::from_entries(entries);
         let verdict = gate::evaluate(&runbook, &state);
+        let proven = crate::evidence::seal::evaluate_entries(&runbook, entries, None);
         let gate_recorded = state.gate.as_ref().map(|g| g.0);
         let mut app = App {
             runbook,
             state,
             verdict,
+            proven,
+            entries: entries.to_vec(),
+            trust: None,
             keymap,
             operator,
             display_vars,
@@ -168,6 +180,33 @@ impl App {
             .position(|s| !app.state.step_status(s).is_done())
             .unwrap_or(0);
         app
+    }
+
+    /// Trust these signers from now on (and re-evaluate what is proven).
+    pub fn set_trust(&mut self, trust: Option<crate::journal::allowed_signers::AllowedSigners>) {
+        self.trust = trust.map(Arc::new);
+        self.reseal();
+    }
+
+    /// Recompute the proven gate. Only lines that can change it trigger this (signatures and
+    /// signed kinds); other lines just lengthen the unsealed tail.
+    fn reseal(&mut self) {
+        self.proven = crate::evidence::seal::evaluate_entries(
+            &self.runbook,
+            &self.entries,
+            self.trust.as_deref(),
+        );
+    }
+
+    /// A line arrived: keep it, and keep the proven view current.
+    fn seen(&mut self, e: &Entry) {
+        self.entries.push(e.clone());
+        if e.event.is_signed_kind() || matches!(e.event, Event::Signature { .. }) {
+            self.reseal();
+        } else {
+            self.proven.lines += 1;
+            self.proven.tail_len += 1;
+        }
     }
 
     pub fn step(&self) -> &crate::runbook::Step {

@@ -1,36 +1,13 @@
 //! `export` and `verify`: the evidence a run leaves behind, judged against trust from outside it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::*;
-use crate::journal::allowed_signers::AllowedSigners;
 use crate::report;
 use crate::runbook::Runbook;
 
 /// Evidence intact, but nothing outside it says whose keys signed it: the gate is not proven.
 pub const EXIT_UNTRUSTED: i32 = 4;
-
-/// The trust anchor: `--allowed-signers FILE`, else `allowed_signers` in the config dir. Never
-/// a file inside the evidence, and never a path the journal names.
-pub fn trust_anchor(explicit: Option<&Path>) -> Result<Option<(AllowedSigners, Vec<u8>)>, String> {
-    let (path, origin): (PathBuf, String) = match explicit {
-        Some(p) => (
-            p.to_path_buf(),
-            format!("--allowed-signers {}", p.display()),
-        ),
-        None => match paths::config_dir().map(|d| d.join("allowed_signers")) {
-            Some(p) if p.exists() => {
-                let o = format!("{} (config dir)", p.display());
-                (p, o)
-            }
-            _ => return Ok(None),
-        },
-    };
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let t = AllowedSigners::parse(&String::from_utf8_lossy(&bytes), &path, origin)
-        .map_err(|e| e.to_string())?;
-    Ok(Some((t, bytes)))
-}
 
 /// Secret values known to this process for a run: `--var`s and the environment variables the
 /// runbook names for its secret variables.

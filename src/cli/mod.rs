@@ -7,7 +7,8 @@ mod run;
 mod signoff;
 mod watch;
 
-pub use evidence::{EXIT_UNTRUSTED, export_cmd, trust_anchor, verify_cmd};
+pub use crate::session::trust_anchor;
+pub use evidence::{EXIT_UNTRUSTED, export_cmd, verify_cmd};
 pub use plan::{check, plan};
 pub use run::run_step;
 pub use signoff::signoff_cmd;

@@ -13,6 +13,45 @@ use crate::journal::Event;
 use crate::report;
 use crate::session::Session;
 
+/// How often a long watch seals what it has recorded.
+const SEAL_EVERY: Duration = Duration::from_secs(600);
+
+/// Held while a process watches a run: `RUN_DIR/watch.lock`, locked, naming its holder.
+struct WatchLock {
+    _file: std::fs::File,
+}
+
+impl WatchLock {
+    fn take(run_dir: &Path, operator: &str) -> Result<WatchLock, String> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let path = run_dir.join("watch.lock");
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if f.try_lock().is_err() {
+            let mut holder = String::new();
+            let _ = f.read_to_string(&mut holder);
+            return Err(format!(
+                "this run is already being watched by {}; one watcher per run",
+                holder.trim()
+            ));
+        }
+        let _ = f.set_len(0);
+        let _ = f.rewind();
+        let _ = writeln!(
+            f,
+            "{operator} (process {}, since {})",
+            crate::runner::process::session_id(),
+            crate::journal::now_rfc3339()
+        );
+        Ok(WatchLock { _file: f })
+    }
+}
+
 /// `rehearse watch`: resume the run and keep its monitoring window going.
 pub async fn watch_cmd(
     run_dir: &Path,
@@ -57,6 +96,14 @@ pub async fn watch_cmd(
             return EXIT_USAGE;
         }
     };
+    // One watcher per run: the lock is held for as long as this process watches.
+    let _watching = match WatchLock::take(run_dir, &session.operator.name) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_HELD;
+        }
+    };
     let (tx, mut rx) = mpsc::channel(1024);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let opened = match session.open_run(Some(run_dir.to_path_buf()), tx) {
@@ -75,7 +122,24 @@ pub async fn watch_cmd(
     });
     let state = crate::journal::state::RunState::from_entries(&opened.entries);
     let rb = opened.runner.runbook.clone();
+    // Seal what the window recorded at intervals (a crash loses little) and when it ends: a
+    // signed `seal` line covers every line before it.
+    let runner = opened.runner.clone();
+    let mut last_seal = std::time::Instant::now();
+    let seal = move |reason: &str| {
+        if runner.operator.key.is_some() {
+            let _ = runner.submit(Event::Seal {
+                operator: runner.operator.name.clone(),
+                reason: reason.to_string(),
+            });
+        }
+    };
+    let seal_end = seal.clone();
     let result = crate::runner::monitor::watch(&opened.runner, state.clone(), &stop, |e| {
+        if last_seal.elapsed() >= SEAL_EVERY {
+            seal("watch interval");
+            last_seal = std::time::Instant::now();
+        }
         if let Event::Probe {
             passed,
             reason,
@@ -95,6 +159,7 @@ pub async fn watch_cmd(
         }
     })
     .await;
+    seal_end("watch end");
     let closed = opened.runner.close(Duration::from_secs(5)).await;
     let entries = crate::journal::read_entries(run_dir).unwrap_or_default();
     let p = crate::gate::monitor_progress(

@@ -259,8 +259,10 @@ impl Runner {
             message: e.to_string(),
         })?;
         let cmd = &cmd;
-        // Probe output is spooled under an id no command start can have.
+        // Probe output is spooled under an id no command start can have, and no other process
+        // probing the same run either (its pid is part of it).
         let spool_id = u64::MAX / 2
+            + (u64::from(std::process::id()) << 24)
             + self
                 .probe_counter
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::exec::target::{self, TargetOptions};
 use crate::exec::{Executor, Prompter};
+use crate::journal::allowed_signers::AllowedSigners;
 use crate::runbook::{Runbook, Vars};
 use crate::runner::{Opened, Operator, Runner, RunnerError, RunnerEvent};
 pub use settings::Settings;
@@ -65,6 +66,8 @@ impl Session {
         if !missing.is_empty() {
             return Err(SessionError::Missing(missing_hints(&runbook, &missing)));
         }
+        crate::secret::check_secret_lengths(&vars.secret_values())
+            .map_err(|e| SessionError::Vars(e.to_string()))?;
         let executors = target::executors(&runbook, &vars, &opts.targets, prompter)
             .map_err(SessionError::Targets)?;
         let operator = operator(opts, &settings).await?;
@@ -146,4 +149,28 @@ pub async fn operator(
 /// The app log: nothing is printed to the terminal while the TUI is up.
 pub fn log_file(state_dir: &Path) -> PathBuf {
     paths::log_dir(state_dir).join("rehearse.log")
+}
+
+/// The trust anchor for signatures, from outside the evidence: `explicit` (`--allowed-signers`),
+/// else `allowed_signers` in the config dir; never a file inside the evidence, never a path the
+/// journal names. `None`: no anchor, nothing can be proven. The bytes are kept so a bundle can
+/// record exactly what it was checked against.
+pub fn trust_anchor(explicit: Option<&Path>) -> Result<Option<(AllowedSigners, Vec<u8>)>, String> {
+    let (path, origin): (PathBuf, String) = match explicit {
+        Some(p) => (
+            p.to_path_buf(),
+            format!("--allowed-signers {}", p.display()),
+        ),
+        None => match paths::config_dir().map(|d| d.join("allowed_signers")) {
+            Some(p) if p.exists() => {
+                let o = format!("{} (config dir)", p.display());
+                (p, o)
+            }
+            _ => return Ok(None),
+        },
+    };
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let t = AllowedSigners::parse(&String::from_utf8_lossy(&bytes), &path, origin)
+        .map_err(|e| e.to_string())?;
+    Ok(Some((t, bytes)))
 }

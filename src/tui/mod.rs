@@ -163,6 +163,10 @@ async fn run(
         app.message = Some(key_errors.join("; "));
     }
     app.targets = target_views(&runner);
+    match crate::session::trust_anchor(None) {
+        Ok(t) => app.set_trust(t.map(|(t, _)| t)),
+        Err(e) => app.message = Some(format!("allowed_signers: {e}")),
+    }
 
     let mut terminal = match early {
         Some(t) => t,
@@ -181,8 +185,15 @@ async fn run(
     .run()
     .await;
     terminal::restore();
-    // Every line the app queued is written before we go; if that cannot happen in time the
-    // run is marked for recovery and the operator is told.
+    // Seal what this session recorded (a signed `seal` line covers every line before it), then
+    // write everything queued before we go; if that cannot happen in time the run is marked
+    // for recovery and the operator is told.
+    if runner.operator.key.is_some() {
+        let _ = runner.submit(Event::Seal {
+            operator: runner.operator.name.clone(),
+            reason: "quit".into(),
+        });
+    }
     let drained = runner.close(DRAIN).await;
     result?;
     drained?;

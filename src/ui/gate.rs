@@ -23,25 +23,55 @@ impl Widget for Gate<'_> {
         } else {
             app.runbook.gate.title.clone()
         };
-        let verdict = if v.open {
+        // OPEN is what the work says; PROVEN is whether trusted, sealed evidence says it too.
+        let mut badges = vec![if v.open {
             Span::styled(" OPEN ", theme.ok)
         } else {
             Span::styled(" SHUT ", theme.failed)
-        };
-        let w = usize::from(area.width.saturating_sub(10));
-        let title = Line::from(vec![
-            Span::styled(format!(" {} ", fit(&name, w)), theme.title),
-            verdict,
-        ]);
+        }];
+        if v.open {
+            badges.push(if app.proven.proven_open() {
+                Span::styled("PROVEN ", theme.ok)
+            } else {
+                Span::styled("NOT PROVEN ", theme.failed)
+            });
+        }
+        let badge_w: usize = badges.iter().map(|b| b.content.chars().count()).sum();
+        let w = usize::from(area.width).saturating_sub(4 + badge_w);
+        let title = Line::from(
+            std::iter::once(Span::styled(format!(" {} ", fit(&name, w)), theme.title))
+                .chain(badges)
+                .collect::<Vec<_>>(),
+        );
         let b = block(title, app.focus == Pane::Gate, theme);
         let inner = b.inner(area);
         b.render(area, buf);
         let w = usize::from(inner.width);
-        let shown: Vec<_> = v
+        let p = &app.proven;
+        let evidence = crate::gate::Requirement {
+            name: "evidence",
+            met: p.proven_open() || (p.anchored && p.sealed_upto.is_some()),
+            detail: evidence_detail(app),
+        };
+        // Sign-offs count only when signed by a trusted key (so, without a trust anchor, none
+        // do): show the proven count, never the claimed one.
+        let signoffs = p
+            .verdict
             .requirements
             .iter()
-            // The monitoring requirement is drawn as the gauge below.
-            .filter(|r| v.monitor.is_none() || r.name != "monitoring")
+            .find(|r| r.name == "sign-offs")
+            .cloned();
+        let shown: Vec<crate::gate::Requirement> = std::iter::once(evidence)
+            .chain(
+                v.requirements
+                    .iter()
+                    // The monitoring requirement is drawn as the gauge below.
+                    .filter(|r| v.monitor.is_none() || r.name != "monitoring")
+                    .map(|r| match (&signoffs, r.name) {
+                        (Some(s), "sign-offs") => s.clone(),
+                        _ => r.clone(),
+                    }),
+            )
             .collect();
         let room = usize::from(inner.height.saturating_sub(u16::from(v.monitor.is_some())));
         // Whole reasons when they fit (the compact layout's gate is tall), else one line each.
@@ -123,4 +153,22 @@ impl Widget for Gate<'_> {
                 );
         }
     }
+}
+
+/// What is sealed, what is not, and against which trust anchor.
+fn evidence_detail(app: &App) -> String {
+    let p = &app.proven;
+    let sealed = match p.sealed_upto {
+        Some(n) => format!("sealed through line {}", n + 1),
+        None => "nothing sealed yet".to_string(),
+    };
+    let trust = match &app.trust {
+        Some(t) => format!("trusting {}", t.origin),
+        None => "no trust anchor (allowed_signers in the config dir): nothing can be proven here"
+            .to_string(),
+    };
+    format!(
+        "{sealed}; {} line(s) after it unsealed (sign-offs, the gate opening and quitting seal); {trust}",
+        p.tail_len
+    )
 }

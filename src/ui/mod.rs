@@ -108,9 +108,9 @@ fn full(app: &App, size: (u16, u16)) -> Areas {
     let [steps, checklist] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(checklist_h)]).areas(left);
     let detail_h = if main.height >= 40 { 10 } else { 6 };
-    let gate_rows = u16::try_from(app.verdict.requirements.len()).unwrap_or(4)
-        + u16::from(app.verdict.monitor.is_some());
-    let gate_h = (gate_rows + 2).clamp(4, if main.height >= 40 { 12 } else { 7 });
+    // One row per requirement (the monitoring one is the gauge) plus the evidence row.
+    let gate_rows = u16::try_from(app.verdict.requirements.len()).unwrap_or(4) + 1;
+    let gate_h = (gate_rows + 2).clamp(4, if main.height >= 40 { 12 } else { 8 });
     let [detail, log, gate] = Layout::vertical([
         Constraint::Length(detail_h),
         Constraint::Min(3),

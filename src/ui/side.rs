@@ -158,21 +158,35 @@ impl Widget for Checklist<'_> {
         }
         if let Some(r) = rec {
             for so in &r.signoffs {
-                lines.push(Line::styled(
-                    fit(
-                        &format!(
-                            "★ signed off by {}{}",
-                            so.operator,
-                            if so.note.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {}", so.note)
-                            }
-                        ),
-                        w,
+                let note = if so.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", so.note)
+                };
+                // An unsigned sign-off never looks like a signed one: it counts for nothing.
+                let (text, style) = match app.proven.signoff(so.seq).map(|l| &l.status) {
+                    Some(crate::evidence::seal::SigStatus::Trusted) => (
+                        format!("★ signed off by {}{note}", so.operator),
+                        theme.signed,
                     ),
-                    theme.signed,
-                ));
+                    Some(crate::evidence::seal::SigStatus::Unsigned) | None
+                        if so.signature.is_none() =>
+                    {
+                        (
+                            format!(
+                                "☆ UNSIGNED sign-off by {} (counts for nothing){note}",
+                                so.operator
+                            ),
+                            theme.failed,
+                        )
+                    }
+                    Some(st) => (
+                        format!("☆ sign-off by {} ({}){note}", so.operator, st.label()),
+                        theme.muted,
+                    ),
+                    None => (format!("☆ sign-off by {}{note}", so.operator), theme.muted),
+                };
+                lines.push(Line::styled(fit(&text, w), style));
             }
             for wv in r.waivers.iter().filter(|w| w.item.is_none()) {
                 lines.push(Line::styled(
