@@ -12,7 +12,9 @@ mod measure;
 mod report;
 mod short;
 mod stream;
+mod tmux;
 mod tui;
+mod tui_stream;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -68,13 +70,14 @@ struct Args {
     ctx: Ctx,
     out: PathBuf,
     only: Vec<usize>,
+    no_tui_stream: bool,
     invocation: String,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: rehearse-bench --rehearse BIN --work DIR --ssh-config FILE --alias HOST \
-         --signing-key FILE --out FILE [--pairs N] [--quick] [--only 1,2,...] [--invocation TEXT]\n\
+         --signing-key FILE --out FILE [--pairs N] [--quick] [--only 1,2,...] [--no-tui-stream] [--invocation TEXT]\n\
          \x20      rehearse-bench flood --bytes N [--rate BYTES_PER_S] [--end-file FILE]"
     );
     std::process::exit(2)
@@ -85,6 +88,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
     let (mut rehearse, mut work, mut cfg, mut alias, mut key, mut out) =
         (None, None, None, None, None, None);
     let (mut pairs, mut quick, mut only, mut invocation) = (None, false, Vec::new(), None);
+    let mut no_tui_stream = false;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--rehearse" => rehearse = Some(get(&a, it.next())),
@@ -102,6 +106,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
                     .collect();
             }
             "--quick" => quick = true,
+            "--no-tui-stream" => no_tui_stream = true,
             // `cargo bench` appends this to every bench binary's arguments.
             "--bench" => {}
             _ => usage(),
@@ -124,6 +129,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
         },
         out: out.into(),
         only,
+        no_tui_stream,
         invocation: invocation.unwrap_or_else(|| "rehearse-bench".into()),
     }
 }
@@ -140,22 +146,20 @@ fn main() {
     let want = |n: usize| args.only.is_empty() || args.only.contains(&n);
     let mut sections = Vec::new();
     let mut big_run = None;
+    let t = tmux::Tmux::start();
     if want(1) {
-        let (section, run) = stream::figure(ctx);
+        let (section, run) = stream::figure(ctx, (!args.no_tui_stream).then_some(&t));
         sections.push(section);
         big_run = run;
     }
     if want(2) {
         sections.push(short::figure(ctx));
     }
-    if want(3) || want(4) {
-        let t = tui::Tmux::start();
-        if want(3) {
-            sections.push(tui::flood_figure(ctx, &t));
-        }
-        if want(4) {
-            sections.push(tui::first_frame_figure(ctx, &t));
-        }
+    if want(3) {
+        sections.push(tui::flood_figure(ctx, &t));
+    }
+    if want(4) {
+        sections.push(tui::first_frame_figure(ctx, &t));
     }
     if want(5) {
         let big_run = big_run.unwrap_or_else(|| stream::big_run(ctx));

@@ -19,20 +19,29 @@ pub struct Measured {
     pub status: ExitStatus,
 }
 
-/// CPU time of this process's waited-for children so far (`cutime + cstime` of
-/// `/proc/self/stat`). The difference around one `wait` is that child's own CPU: the same
-/// figure `wait4`'s rusage and `/usr/bin/time` give, at 10 ms resolution.
-fn children_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after `(comm)`: state is field 3, cutime 16, cstime 17.
+/// Fields of `/proc/PID/stat` (1-based, as `man 5 proc` numbers them) summed, in seconds.
+fn stat_seconds(path: &str, fields: &[usize]) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after `(comm)`, which may hold spaces: state is field 3.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let field = |n: usize| {
-        rest.split_whitespace()
-            .nth(n - 3)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    Duration::from_secs_f64((field(16) + field(17)) / USER_HZ)
+    let values: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields
+        .iter()
+        .filter_map(|n| values.get(n - 3).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    Duration::from_secs_f64(ticks / USER_HZ)
+}
+
+/// CPU time of this process's waited-for children so far (`cutime + cstime`). The difference
+/// around one `wait` is that child's own CPU: the same figure `wait4`'s rusage and
+/// `/usr/bin/time` give, at 10 ms resolution.
+fn children_cpu() -> Duration {
+    stat_seconds("/proc/self/stat", &[16, 17])
+}
+
+/// CPU time (`utime + stime`, every thread) a live process has used so far.
+pub fn process_cpu(pid: u32) -> Duration {
+    stat_seconds(&format!("/proc/{pid}/stat"), &[14, 15])
 }
 
 /// `VmHWM` (peak resident set) of `pid` in KiB, or `None` once the process is gone.

@@ -4,10 +4,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use crate::Ctx;
 use crate::measure::{self, Stat};
 use crate::report::{Row, Section};
+use crate::tmux::Tmux;
 
 /// The runbook the SSH figures run: one target (the ssh_config alias), a streaming step and
 /// the short-command steps.
@@ -86,96 +88,131 @@ pub fn big_run(ctx: &Ctx) -> PathBuf {
     rehearse_stream(ctx, &ssh_runbook(ctx), bytes, &ctx.path("stream.stderr")).1
 }
 
-/// Runs the figure; returns its section and the last rehearse run (a 1 GB output, for the
-/// verify figure).
-pub fn figure(ctx: &Ctx) -> (Section, Option<PathBuf>) {
+/// Throughput and CPU of one contender, and its per-round ratios to the peer's.
+#[derive(Default)]
+struct Series {
+    tp: Vec<f64>,
+    cpu: Vec<f64>,
+    tp_ratio: Vec<f64>,
+    cpu_ratio: Vec<f64>,
+}
+
+impl Series {
+    fn push(&mut self, mb: f64, wall: Duration, cpu: Duration, peer: (f64, f64)) -> (f64, f64) {
+        let (tp, cpu) = (mb / wall.as_secs_f64(), cpu.as_secs_f64());
+        self.tp.push(tp);
+        self.cpu.push(cpu);
+        self.tp_ratio.push(tp / peer.0);
+        self.cpu_ratio.push(cpu / peer.1.max(0.01));
+        (tp, cpu)
+    }
+
+    fn rows(&self, what: &str, peer: &Series) -> [Row; 2] {
+        let tp = Stat::of(&self.tp_ratio).median;
+        let cpu = Stat::of(&self.cpu_ratio).median;
+        [
+            Row::new(format!("{what}: throughput"), "MB/s", Stat::of(&self.tp))
+                .peer("`ssh h cmd > file`", Stat::of(&peer.tp))
+                .ratio(tp, "of ssh's")
+                .target("≥ 1.0×", tp >= 1.0),
+            Row::new(format!("{what}: CPU user+sys"), "s", Stat::of(&self.cpu))
+                .peer("`ssh h cmd > file`", Stat::of(&peer.cpu))
+                .ratio(cpu, "of ssh's")
+                .target("≤ 1.5×", cpu <= 1.5),
+        ]
+    }
+}
+
+/// `ssh host 'head -c N /dev/zero' > file`, checked complete: (MB/s, CPU seconds).
+fn peer(ctx: &Ctx, bytes: u64, mb: f64) -> (f64, f64) {
+    let out = ctx.path("peer.out");
+    let mut cmd = ctx.ssh();
+    cmd.arg(&ctx.alias)
+        .arg(format!("head -c {bytes} /dev/zero"))
+        .stdout(File::create(&out).expect("peer output file"));
+    let m = measure::run(&mut cmd, false).expect("spawn ssh");
+    let got = std::fs::metadata(&out).map_or(0, |m| m.len());
+    assert!(
+        m.status.success() && got == bytes,
+        "ssh failed ({}), wrote {got} bytes",
+        m.status
+    );
+    let _ = std::fs::remove_file(&out);
+    (mb / m.wall.as_secs_f64(), m.cpu.as_secs_f64())
+}
+
+/// Runs the figure (headless, ssh, and the TUI when there is a tmux, in turn each round);
+/// returns its section and the last headless run (a 1 GB output, for the verify figure).
+pub fn figure(ctx: &Ctx, tmux: Option<&Tmux>) -> (Section, Option<PathBuf>) {
     let bytes: u64 = if ctx.quick {
         100_000_000
     } else {
         1_000_000_000
     };
     let rb = ssh_runbook(ctx);
-    let (mut ours_tp, mut ours_cpu, mut peer_tp, mut peer_cpu) = (vec![], vec![], vec![], vec![]);
-    let (mut tp_ratio, mut cpu_ratio) = (vec![], vec![]);
+    let (mut headless, mut tui, mut ssh) =
+        (Series::default(), Series::default(), Series::default());
     let mut kept = None;
     let err = ctx.path("stream.stderr");
-    let peer_out = ctx.path("peer.out");
     #[allow(clippy::cast_precision_loss)]
     let mb = bytes as f64 / 1e6;
-    for pair in 0..ctx.pairs {
+    for round in 0..ctx.pairs {
         let (a, run_dir) = rehearse_stream(ctx, &rb, bytes, &err);
         if let Some(old) = kept.replace(run_dir) {
             let _ = std::fs::remove_dir_all(old);
         }
-
-        let mut cmd = ctx.ssh();
-        cmd.arg(&ctx.alias)
-            .arg(format!("head -c {bytes} /dev/zero"))
-            .stdout(File::create(&peer_out).expect("peer output file"));
-        let b = measure::run(&mut cmd, false).expect("spawn ssh");
-        let got = std::fs::metadata(&peer_out).map_or(0, |m| m.len());
-        assert!(
-            b.status.success() && got == bytes,
-            "ssh failed ({}), wrote {got} bytes",
-            b.status
+        let p = peer(ctx, bytes, mb);
+        ssh.tp.push(p.0);
+        ssh.cpu.push(p.1);
+        let (ta, ca) = headless.push(mb, a.wall, a.cpu, p);
+        let mut line = format!(
+            "figure 1, round {}: rehearse {ta:.0} MB/s cpu {ca:.2}s | ssh {:.0} MB/s cpu {:.2}s",
+            round + 1,
+            p.0,
+            p.1
         );
-        let _ = std::fs::remove_file(&peer_out);
-
-        let (ta, tb) = (mb / a.wall.as_secs_f64(), mb / b.wall.as_secs_f64());
-        let (ca, cb) = (a.cpu.as_secs_f64(), b.cpu.as_secs_f64());
-        eprintln!(
-            "figure 1, pair {}: rehearse {ta:.0} MB/s cpu {ca:.2}s | ssh {tb:.0} MB/s cpu {cb:.2}s",
-            pair + 1
-        );
-        ours_tp.push(ta);
-        peer_tp.push(tb);
-        ours_cpu.push(ca);
-        peer_cpu.push(cb);
-        tp_ratio.push(ta / tb);
-        cpu_ratio.push(ca / cb.max(0.01));
+        if let Some(t) = tmux {
+            let c = crate::tui_stream::run(ctx, t, &rb, bytes, round);
+            let (tc, cc) = tui.push(mb, c.wall, c.cpu, p);
+            line.push_str(&format!(" | TUI {tc:.0} MB/s cpu {cc:.2}s"));
+        }
+        eprintln!("{line}");
     }
-    let tp = Stat::of(&tp_ratio).median;
-    let cpu = Stat::of(&cpu_ratio).median;
     let size = if ctx.quick { "100 MB" } else { "1 GB" };
-    let rows = vec![
-        Row::new(
-            format!("stream {size} headless: throughput"),
-            "MB/s",
-            Stat::of(&ours_tp),
-        )
-        .peer("`ssh h cmd > file`", Stat::of(&peer_tp))
-        .ratio(tp, "of ssh's")
-        .target("≥ 1.0×", tp >= 1.0),
-        Row::new(
-            format!("stream {size} headless: CPU user+sys"),
-            "s",
-            Stat::of(&ours_cpu),
-        )
-        .peer("`ssh h cmd > file`", Stat::of(&peer_cpu))
-        .ratio(cpu, "of ssh's")
-        .target("≤ 1.5×", cpu <= 1.5),
-    ];
+    let mut rows: Vec<Row> = headless
+        .rows(&format!("stream {size} headless"), &ssh)
+        .into();
+    if tmux.is_some() {
+        rows.extend(tui.rows(&format!("stream {size} in the TUI"), &ssh));
+    }
     let line = ctx.rehearse_line();
     let section = Section {
         number: 1,
-        title: format!("Stream {size} of output to the on-disk log (headless)"),
+        title: format!("Stream {size} of output to the on-disk log"),
         how: format!(
             "The remote command is `head -c {bytes} /dev/zero` on the benchmark user's `/bin/sh`. \
-             rehearse runs it as a one-command step (`rehearse run`, stdout to /dev/null; the \
-             output lands redacted in `outputs/<sha256>` and the journal as it does for a user); \
-             the peer is `ssh` writing the same bytes to a file. Throughput is bytes / wall time \
-             of the whole process (connect, authenticate, stream, journal, exit). CPU is user + \
-             sys of the client process and its children, from the kernel's accounting of waited \
-             children (`cutime + cstime` in /proc/self/stat, what `wait4` and `/usr/bin/time` \
-             report); sshd's side is the same for both and not counted. Each run's stored size \
-             is checked. Ratios are medians of the per-pair ratios. Both clients negotiate their \
-             default cipher with the same sshd. The TUI variant is not measured yet."
+             rehearse runs it as a one-command step; the output lands redacted in \
+             `outputs/<sha256>` and the journal as it does for a user. Headless: `rehearse run` \
+             with stdout to /dev/null, timed as a whole process (start, connect, authenticate, \
+             stream, journal, exit). TUI: the same step run with Enter in a 120×40 tmux pane, \
+             timed from `send-keys Enter` to the first capture (every 20 ms) showing \
+             `passed (exit 0`. The peer is `ssh` writing the same bytes to a file. CPU is user \
+             + sys: for `rehearse run` and `ssh`, of the process and its waited-for children \
+             from the kernel's accounting (`cutime + cstime` in /proc/self/stat around the \
+             wait, what `wait4` and `/usr/bin/time` report); for the TUI, the process's own \
+             `utime + stime` from Enter to the outcome. sshd's side is the same for all and not \
+             counted. Each run's stored size is checked. The three run in turn each round; \
+             ratios are medians of the per-round ratios. Both clients negotiate their default \
+             cipher with the same sshd."
         ),
         commands: vec![
             format!("{line} run $W/bench-ssh.toml --step stream --var bytes={bytes} > /dev/null"),
             format!(
                 "ssh -F $W/ssh_config {} 'head -c {bytes} /dev/zero' > $W/peer.out",
                 ctx.alias
+            ),
+            format!(
+                "tmux -L sock -f /dev/null new-session -d -s S -x 120 -y 40 -- {line} --run $W/tui-run --var bytes={bytes} $W/bench-ssh.toml; tmux -L sock send-keys -t S Enter"
             ),
         ],
         rows,
