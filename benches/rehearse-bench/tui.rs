@@ -98,14 +98,14 @@ fn pass(ctx: &Ctx, t: &Tmux, session: &str, rb: &Path, end_file: &Path, keys: bo
         }
         let screen = t.capture(session);
         let seen = Instant::now();
-        if screen != last && p.first_ms == 0.0 {
-            p.first_ms = ms(seen - enter);
-            last_change = seen;
-            last = screen;
-        } else if screen != last {
+        if screen != last {
+            // From Enter on: a screen that shows nothing of the run at first is still too.
             if ms(seen - last_change) > p.still_ms {
                 p.still_ms = ms(seen - last_change);
                 p.still_at_ms = ms(last_change - enter);
+            }
+            if last_change == enter {
+                p.first_ms = ms(seen - enter);
             }
             last_change = seen;
             last = screen;
@@ -142,7 +142,7 @@ pub fn flood_figure(ctx: &Ctx, t: &Tmux) -> Section {
         let rb = tui_runbook(ctx, bytes, rate, &end_file);
         let (mut p99, mut idle99, mut peak, mut after, mut still, mut outcome) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
-        let mut first = vec![];
+        let (mut first, mut n_keys) = (vec![], 0);
         for rep in 0..reps {
             let k = pass(
                 ctx,
@@ -179,13 +179,14 @@ pub fn flood_figure(ctx: &Ctx, t: &Tmux) -> Section {
             after.push(mib(s.after_kib));
             still.push(s.still_ms);
             first.push(s.first_ms);
+            n_keys += k.keys.len();
             outcome.push(s.outcome_ms);
         }
         let m = |v: &Vec<f64>| Stat::of(v).median;
         let worst_peak = Stat::of(&peak).max;
         rows.push(
             Row::new(
-                format!("TUI flood {label}: key-to-frame p99"),
+                format!("TUI flood {label}: key-to-frame p99 ({n_keys} keys in all)"),
                 "ms",
                 Stat::of(&p99),
             )
@@ -241,9 +242,8 @@ pub fn flood_figure(ctx: &Ctx, t: &Tmux) -> Section {
              send-keys` to the first `capture-pane` holding the new body (polled every {} ms; a \
              key unanswered in {} s counts as {} s). The same keys before the run started give \
              the idle p99: the instrument's own floor. Screen pass: no keys; `capture-pane` \
-             is sampled every {} ms from Enter until `{OUTCOME}` shows; after the first change \
-             (the command started), the longest stretch between two different captures is the \
-             still screen, and the outcome's delay is \
+             is sampled every {} ms from Enter until `{OUTCOME}` shows; the longest stretch \
+             between Enter or a change and the next change is the still screen, and the outcome's delay is \
              the time of that capture minus the flood's end time. Peak RSS is VmHWM of the \
              rehearse process (/proc/PID/status) when the outcome shows (the larger of the two \
              passes); RSS after is VmRSS then. {reps} rounds per producer speed.",
