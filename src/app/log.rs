@@ -82,6 +82,15 @@ impl App {
                 Some(t) if t.started_seq == started_seq => t.parser.process(&bytes),
                 _ => self.log_mut(&step).push_bytes(&bytes, stderr),
             },
+            RunnerEvent::Skipped { step, bytes, .. } => {
+                self.log_mut(&step).push_note(
+                    LineKind::Info,
+                    format!(
+                        "… {} not shown: the screen could not keep up (all of it is on disk)",
+                        human_bytes(bytes)
+                    ),
+                );
+            }
             RunnerEvent::JournalFailed(e) => {
                 // Shown until acknowledged; whatever dialog was open gives way (its input is
                 // not worth more than knowing the record is broken).
@@ -249,5 +258,17 @@ impl App {
             hits.iter().position(|&h| h == next).map_or(0, |p| p + 1),
             hits.len()
         ));
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)] // a display of sizes, rounded anyway
+    let f = n as f64;
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", f / f64::from(1u32 << 20))
+    } else if n >= 1 << 10 {
+        format!("{:.1} KiB", f / 1024.0)
+    } else {
+        format!("{n} bytes")
     }
 }

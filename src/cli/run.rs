@@ -125,7 +125,8 @@ pub async fn run_step(
     let runner = opened.runner;
     let run_dir = runner.run_dir().to_path_buf();
     let printer = tokio::spawn(async move {
-        let mut stdout = std::io::stdout();
+        // Large writes, flushed when a burst ends: not a syscall per chunk.
+        let mut stdout = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
         let mut stderr = std::io::stderr();
         while let Some(ev) = rx.recv().await {
             match ev {
@@ -135,7 +136,10 @@ pub async fn run_step(
                     ..
                 } => {
                     let _ = stdout.write_all(&bytes);
-                    let _ = stdout.flush();
+                    // Flush when the burst is over, not per chunk.
+                    if rx.is_empty() {
+                        let _ = stdout.flush();
+                    }
                 }
                 RunnerEvent::Output {
                     stderr: true,
@@ -180,6 +184,8 @@ pub async fn run_step(
                     _ => {}
                 },
                 RunnerEvent::JournalFailed(e) => eprintln!("rehearse: journal: {e}"),
+                // Headless listeners have no display budget: nothing is ever skipped.
+                RunnerEvent::Skipped { .. } => {}
             }
         }
     });

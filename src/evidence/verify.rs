@@ -220,10 +220,10 @@ fn check_output(dir: &Path, sha: &str, len: Option<u64>, place: &str, r: &mut Re
         );
         return;
     }
-    match std::fs::read(outputs::output_path(dir, sha)) {
+    // Hashed as a stream: a 1 GB output costs a buffer, not a gigabyte.
+    match hash_file(&outputs::output_path(dir, sha)) {
         Err(e) => r.problem(place, format!("output {} is missing: {e}", short(sha))),
-        Ok(b) => {
-            let got = sha256_hex(&b);
+        Ok((got, size)) => {
             if got != sha {
                 r.problem(
                     format!("outputs/{sha}"),
@@ -233,15 +233,34 @@ fn check_output(dir: &Path, sha: &str, len: Option<u64>, place: &str, r: &mut Re
                     ),
                 );
             } else if let Some(len) = len
-                && b.len() as u64 != len
+                && size != len
             {
                 r.problem(
                     place,
-                    format!("output_bytes says {len}, the file holds {}", b.len()),
+                    format!("output_bytes says {len}, the file holds {size}"),
                 );
             }
         }
     }
+}
+
+/// SHA-256 (hex) and size of a file, read in blocks.
+pub fn hash_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex::encode(h.finalize()), size))
 }
 
 /// A signature line must sign the line right before it, and that line must be of a signed

@@ -225,10 +225,10 @@ pub fn check_bundle(dir: &Path, trust: Option<&AllowedSigners>) -> (Vec<Problem>
                 continue;
             }
         }
-        match std::fs::read(dir.join(path)) {
+        match crate::evidence::verify::hash_file(&dir.join(path)) {
             Err(e) => problem(&place, format!("{path}: {e}")),
-            Ok(b) => {
-                if sha256_hex(&b) != sha || size.parse::<usize>().ok() != Some(b.len()) {
+            Ok((got, len)) => {
+                if got != sha || size.parse::<u64>().ok() != Some(len) {
                     problem(
                         &place,
                         format!("{path} was changed: the manifest says {size} bytes, sha256 {sha}"),

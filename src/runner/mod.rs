@@ -18,6 +18,7 @@ use crate::runbook::{Command, Runbook, Vars};
 use crate::secret::{Redactor, StreamRedactor};
 
 pub mod claims;
+pub mod display;
 mod judge;
 pub mod monitor;
 mod open;
@@ -99,6 +100,12 @@ pub enum RunnerEvent {
     },
     /// A problem writing the journal: the UI must say so, loudly.
     JournalFailed(String),
+    /// Output the screen could not keep up with and was not sent (it is on disk in full).
+    Skipped {
+        started_seq: u64,
+        step: String,
+        bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +137,10 @@ pub struct Runner {
     tx: mpsc::Sender<RunnerEvent>,
     pty_size: Mutex<PtySize>,
     probe_counter: std::sync::atomic::AtomicU64,
+    /// Output in flight to a screen, when one is listening (see [`display`]).
+    display: std::sync::OnceLock<display::DisplayBudget>,
+    /// Bytes not sent to the screen since it was last told.
+    skipped: std::sync::atomic::AtomicU64,
 }
 
 impl Runner {
@@ -346,7 +357,7 @@ impl Runner {
                 ExecEvent::Started => {}
                 ExecEvent::Stdout(b) | ExecEvent::Stderr(b) if b.is_empty() => {}
                 ExecEvent::Stdout(b) => {
-                    let clean = reds[0].push(&b);
+                    let clean = reds[0].push_owned(b);
                     self.emit(
                         &mut spool,
                         spool_id,
@@ -360,7 +371,7 @@ impl Runner {
                     .map_err(io_err)?;
                 }
                 ExecEvent::Stderr(b) => {
-                    let clean = reds[1].push(&b);
+                    let clean = reds[1].push_owned(b);
                     self.emit(
                         &mut spool,
                         spool_id,
@@ -394,6 +405,7 @@ impl Runner {
             .await
             .map_err(io_err)?;
         }
+        self.flush_skipped(spool_id, step_id).await;
         let (sha256, len) = spool.finish().map_err(io_err)?;
         let end = end.unwrap_or(ExecEvent::ConnectionLost {
             reason: "the executor ended without a result".into(),
@@ -441,6 +453,14 @@ impl Runner {
         spool.write(&bytes)?;
         let room = EXPECT_CAPTURE.saturating_sub(cap.len());
         cap.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        if let Some(budget) = self.display.get() {
+            if !budget.take(bytes.len()) {
+                self.skipped
+                    .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                return Ok(());
+            }
+            self.flush_skipped(started_seq, step).await;
+        }
         let _ = self
             .tx
             .send(RunnerEvent::Output {
@@ -452,6 +472,28 @@ impl Runner {
             })
             .await;
         Ok(())
+    }
+}
+
+impl Runner {
+    /// Limit the output in flight to a screen (the TUI); headless listeners get everything.
+    pub fn set_display_budget(&self, budget: display::DisplayBudget) {
+        let _ = self.display.set(budget);
+    }
+
+    /// Tell the screen how much it did not get since it last did.
+    async fn flush_skipped(&self, started_seq: u64, step: &str) {
+        let n = self.skipped.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if n > 0 {
+            let _ = self
+                .tx
+                .send(RunnerEvent::Skipped {
+                    started_seq,
+                    step: step.to_string(),
+                    bytes: n,
+                })
+                .await;
+        }
     }
 }
 

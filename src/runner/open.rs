@@ -87,6 +87,8 @@ impl Runner {
             tx,
             pty_size: Mutex::new(PtySize { cols: 80, rows: 24 }),
             probe_counter: std::sync::atomic::AtomicU64::new(0),
+            display: std::sync::OnceLock::new(),
+            skipped: std::sync::atomic::AtomicU64::new(0),
         });
         Ok(Opened {
             runner,

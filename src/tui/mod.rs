@@ -28,6 +28,8 @@ pub use terminal::restore as restore_terminal;
 
 /// Bytes of each earlier command's output shown again after a restart.
 const RESTORE_TAIL: u64 = 16 * 1024;
+/// Output bytes in flight to the screen (see `runner::display`).
+const DISPLAY_BUDGET: usize = 4 * 1024 * 1024;
 /// How long quitting waits for queued journal lines to reach the disk.
 const DRAIN: Duration = Duration::from_secs(5);
 /// Runner events (output chunks and journal lines) waiting for the loop. Producers wait when it
@@ -172,6 +174,10 @@ async fn run(
         Some(t) => t,
         None => terminal::setup(log_file(&state_dir))?,
     };
+    // A fast command must not fill memory or the loop's queue: at most this much output is
+    // on its way to the screen; the rest is on disk and the log says what it skipped.
+    let budget = crate::runner::display::DisplayBudget::new(DISPLAY_BUDGET);
+    runner.set_display_budget(budget.clone());
     let result = runtime::Runtime {
         terminal: &mut terminal,
         app: &mut app,
@@ -181,6 +187,7 @@ async fn run(
         act_tx,
         act_rx,
         run_rx,
+        budget,
     }
     .run()
     .await;

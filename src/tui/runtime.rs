@@ -31,6 +31,8 @@ use crate::theme::Theme;
 use crate::ui::Screen;
 
 const FRAME: Duration = Duration::from_millis(16);
+/// The longest the loop folds runner events before it draws and reads keys again.
+const FOLD_SLICE: Duration = Duration::from_millis(8);
 const TICK: Duration = Duration::from_millis(100);
 /// How long quitting waits for a cancelled command to be recorded.
 const QUIT_WAIT: Duration = Duration::from_secs(12);
@@ -44,6 +46,8 @@ pub struct Runtime<'a> {
     pub act_tx: mpsc::UnboundedSender<Action>,
     pub act_rx: mpsc::UnboundedReceiver<Action>,
     pub run_rx: mpsc::Receiver<RunnerEvent>,
+    /// Output bytes in flight from the runner to this loop.
+    pub budget: crate::runner::display::DisplayBudget,
 }
 
 impl Runtime<'_> {
@@ -100,10 +104,13 @@ impl Runtime<'_> {
                     None => return Ok(()),
                 },
                 Some(ev) = self.run_rx.recv() => {
-                    effects = self.app.update(Action::Internal(Internal::Runner(ev)));
-                    // Drain a burst before drawing: one frame for many chunks.
-                    while let Ok(ev) = self.run_rx.try_recv() {
-                        effects.extend(self.app.update(Action::Internal(Internal::Runner(ev))));
+                    effects = self.fold(ev);
+                    // Fold a burst into one frame, but only for a slice of time: keys and
+                    // frames must not wait for a fast producer's queue to drain.
+                    let until = Instant::now() + FOLD_SLICE;
+                    while Instant::now() < until {
+                        let Ok(ev) = self.run_rx.try_recv() else { break };
+                        effects.extend(self.fold(ev));
                     }
                 }
                 Some(a) = self.act_rx.recv() => effects = self.app.update(a),
@@ -157,6 +164,14 @@ impl Runtime<'_> {
                 }
             }
         }
+    }
+
+    /// Fold one runner event into the app, giving its bytes back to the display budget.
+    fn fold(&mut self, ev: RunnerEvent) -> Vec<Effect> {
+        if let RunnerEvent::Output { bytes, .. } = &ev {
+            self.budget.give(bytes.len());
+        }
+        self.app.update(Action::Internal(Internal::Runner(ev)))
     }
 
     /// Measure the new layout, tell the app, and give running and future PTY commands the log
