@@ -36,6 +36,22 @@ impl Runner {
         .await
     }
 
+    /// A signed acknowledgement of the monitoring window's failures: it starts again from
+    /// this line (see `gate::monitor_progress`).
+    pub async fn acknowledge_monitor(&self, reason: &str) -> Result<Entry, RunnerError> {
+        if reason.trim().is_empty() {
+            return Err(RunnerError::NoReason);
+        }
+        if self.operator.key.is_none() {
+            return Err(RunnerError::UnsignedAck);
+        }
+        self.record(Event::MonitorAck {
+            operator: self.operator.name.clone(),
+            reason: reason.trim().to_string(),
+        })
+        .await
+    }
+
     pub(super) async fn run_in_order(
         &self,
         step: &Step,

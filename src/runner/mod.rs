@@ -73,6 +73,10 @@ pub enum RunnerError {
     Blocked { step: String, why: String },
     #[error("the monitoring window starts once {} passed; run that first", .0.join(", "))]
     MonitorWaiting(Vec<String>),
+    #[error(
+        "nothing recorded: an acknowledgement restarts the window only when signed; set a signing key"
+    )]
+    UnsignedAck,
     #[error("a waiver needs a reason")]
     NoReason,
     #[error("the runbook's gate has no [gate.monitor]")]
