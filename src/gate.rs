@@ -50,6 +50,22 @@ pub struct MonitorProgress {
     pub failed: u32,
     pub max_failures: u32,
     pub last_failure: Option<String>,
+    /// Steps in `[gate.monitor] after` not passed yet: until they are, nothing counts.
+    pub waiting_for: Vec<String>,
+    /// Failed probes at the end of the window, in a row, and the limit (0: none).
+    pub in_a_row: u32,
+    pub max_in_a_row: u32,
+    /// Journal line from which probes count (after the `after` steps and the last
+    /// acknowledgement), if not the start.
+    pub counts_from: Option<u64>,
+}
+
+impl MonitorProgress {
+    /// The failure budget is spent: more failures than allowed, or too many in a row.
+    pub fn exhausted(&self) -> bool {
+        self.failed > self.max_failures
+            || (self.max_in_a_row > 0 && self.in_a_row >= self.max_in_a_row)
+    }
 }
 
 impl MonitorProgress {
@@ -70,16 +86,38 @@ fn parse_ts(ts: &str) -> Option<SystemTime> {
 pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgress> {
     let m = rb.gate.monitor.as_ref()?;
     let allowance = m.every * 2;
+    // The window's clock starts once the named steps passed (so probes watched before a
+    // rollback do not count), and starts again at each signed acknowledgement.
+    let mut waiting_for = Vec::new();
+    let mut from: Option<u64> = None;
+    for id in &m.after {
+        match rb.step(id).and_then(|s| state.passed_at(s)) {
+            Some(at) => from = from.max(Some(at)),
+            None => waiting_for.push(id.clone()),
+        }
+    }
+    from = from.max(state.monitor_acks.last().map(|a| a.0));
+    let (mut in_a_row, mut counted) = (0u32, Vec::new());
+    if waiting_for.is_empty() {
+        counted.extend(
+            state
+                .probes
+                .iter()
+                .filter(|p| from.is_none_or(|f| p.seq > f)),
+        );
+    }
     let mut watched = Duration::ZERO;
     let mut gaps = Vec::new();
     let mut prev: Option<(SystemTime, &str)> = None;
     let (mut passed, mut failed) = (0u32, 0u32);
     let mut last_failure = None;
-    for p in &state.probes {
+    for p in counted {
         if p.passed {
             passed += 1;
+            in_a_row = 0;
         } else {
             failed += 1;
+            in_a_row += 1;
             last_failure = Some(format!(
                 "{}: {}",
                 p.ts,
@@ -105,6 +143,10 @@ pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgres
         failed,
         max_failures: m.max_failures,
         last_failure,
+        waiting_for,
+        in_a_row,
+        max_in_a_row: m.max_in_a_row,
+        counts_from: from,
     })
 }
 
@@ -229,7 +271,7 @@ pub fn evaluate_with(rb: &Runbook, state: &RunState, signer_of: SignerOf<'_>) ->
     let monitor = monitor_progress(rb, state);
     if let Some(m) = &monitor {
         let done = m.watched >= m.total;
-        let too_many = m.failed > m.max_failures;
+        let too_many = m.exhausted();
         let gap_note = if m.gaps.is_empty() {
             String::new()
         } else {
@@ -239,20 +281,33 @@ pub fn evaluate_with(rb: &Runbook, state: &RunState, signer_of: SignerOf<'_>) ->
                 humantime::format_duration(Duration::from_secs(unwatched.as_secs()))
             )
         };
+        let waiting = if m.waiting_for.is_empty() {
+            String::new()
+        } else {
+            format!("waits for {} to pass; ", m.waiting_for.join(", "))
+        };
+        let row = if m.max_in_a_row > 0 {
+            format!(", {} in a row (max {})", m.in_a_row, m.max_in_a_row)
+        } else {
+            String::new()
+        };
         reqs.push(Requirement {
-            met: done && !too_many,
+            met: done && !too_many && m.waiting_for.is_empty(),
             name: "monitoring",
             detail: format!(
-                "{} of {} watched, {} probes passed, {} failed (max {}){gap_note}{}",
-                humantime::format_duration(Duration::from_secs(m.watched.as_secs())),
-                humantime::format_duration(m.total),
-                m.passed,
-                m.failed,
-                m.max_failures,
-                m.last_failure
-                    .as_ref()
-                    .map(|f| format!("; last failure {f}"))
-                    .unwrap_or_default()
+                "{waiting}{}{row}",
+                format_args!(
+                    "{} of {} watched, {} probes passed, {} failed (max {}){gap_note}{}",
+                    humantime::format_duration(Duration::from_secs(m.watched.as_secs())),
+                    humantime::format_duration(m.total),
+                    m.passed,
+                    m.failed,
+                    m.max_failures,
+                    m.last_failure
+                        .as_ref()
+                        .map(|f| format!("; last failure {f}"))
+                        .unwrap_or_default()
+                )
             ),
         });
     }

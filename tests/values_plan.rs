@@ -220,7 +220,7 @@ fn bundled_runbooks_open_by_name_and_placeholders_are_refused_headless() {
     ]));
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
-        stdout.contains("phase-05-staging: ok (12 steps"),
+        stdout.contains("phase-05-staging: ok (15 steps"),
         "{stdout}"
     );
 

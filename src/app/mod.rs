@@ -31,6 +31,10 @@ pub use crate::action::Pane;
 
 pub const PANES: [Pane; 4] = [Pane::Steps, Pane::Log, Pane::Checklist, Pane::Gate];
 
+/// The `item` of a waiver dialog that waives a step's order rather than the step or an item
+/// (no checklist id can hold `@`); answering it records an `order_waiver`.
+pub const ORDER_WAIVER: &str = "@order";
+
 // An effect lives for one turn of the loop; boxing the recorded event would only make the
 // app's tests unable to match on it.
 #[allow(clippy::large_enum_variant)]
@@ -399,6 +403,23 @@ impl App {
             ));
             return Vec::new();
         }
+        // Out of order only with a reason (the engine refuses too; this asks for it).
+        if let Some(why) = self.state.refusal(&self.runbook, &step) {
+            if self.state.step_skipped(&step) {
+                self.message = Some(why);
+            } else {
+                self.message = Some(format!(
+                    "{why}: give a reason to run it anyway (Esc keeps the order)"
+                ));
+                self.dialog = Some(Dialog::Waive {
+                    step: step.id.clone(),
+                    item: Some(ORDER_WAIVER.to_string()),
+                    reason: dialog::text_area("why run it before the steps it comes after"),
+                    error: None,
+                });
+            }
+            return Vec::new();
+        }
         if let (Some(options), true) = (&step.choice, step.commands.is_empty()) {
             self.dialog = Some(Dialog::Choice {
                 step: step.id.clone(),
@@ -588,6 +609,21 @@ impl App {
                 vec![Effect::Record(Event::Choice {
                     step,
                     option,
+                    reason,
+                    operator: op,
+                })]
+            }
+            (Dialog::Waive { step, item, .. }, DialogResult::Text(reason))
+                if item.as_deref() == Some(ORDER_WAIVER) =>
+            {
+                let blocked_by = self
+                    .runbook
+                    .step(&step)
+                    .map(|s| self.state.unmet_after(&self.runbook, s))
+                    .unwrap_or_default();
+                vec![Effect::Record(Event::OrderWaiver {
+                    step,
+                    blocked_by,
                     reason,
                     operator: op,
                 })]

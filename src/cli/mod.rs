@@ -77,11 +77,15 @@ pub enum Cmd {
     /// Show the resolved steps and commands, per target, without running anything.
     Plan { runbook: PathBuf },
     /// Run one step's commands headless, journaling exactly as the TUI does.
-    /// Exit 0: all passed; 1: one failed; 2: usage or runbook error; 3: connection refused.
+    /// Exit 0: all passed; 1: one failed; 2: usage or runbook error; 3: connection refused;
+    /// 5: another process runs the step; 6: the step waits for others (or is skipped).
     Run {
         runbook: PathBuf,
         #[arg(long)]
         step: String,
+        /// Run the step although steps it comes after are not done; the reason is journaled.
+        #[arg(long, value_name = "REASON")]
+        waive_order: Option<String>,
         /// Trust and save an unknown host key (a changed key is always refused).
         #[arg(long)]
         accept_new_host_key: bool,
@@ -166,6 +170,8 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REFUSED: i32 = 3;
 /// `run`: another live process is running the step (it holds the claim).
 pub const EXIT_HELD: i32 = 5;
+/// `run`: the step's prerequisites are not done (or its condition skips it).
+pub const EXIT_BLOCKED: i32 = 6;
 
 /// Load a runbook from a path, or from the bundled ones by name.
 pub fn load_runbook(arg: &Path) -> Result<Runbook, runbook::LoadError> {
@@ -318,6 +324,7 @@ pub fn main(cli: Cli) -> i32 {
             runbook,
             step,
             accept_new_host_key,
+            waive_order,
         }) => match load(&runbook) {
             Ok(rb) => {
                 let prompter: Arc<dyn Prompter> = Arc::new(Headless {
@@ -327,7 +334,7 @@ pub fn main(cli: Cli) -> i32 {
                     ssh_config: cli.global.ssh_config.clone(),
                     ..Default::default()
                 };
-                rt.block_on(run_step(
+                rt.block_on(run::run_step_waiving(
                     rb,
                     &step,
                     &cli.vars,
@@ -335,6 +342,7 @@ pub fn main(cli: Cli) -> i32 {
                     &cli.global,
                     prompter,
                     opts,
+                    waive_order.as_deref(),
                 ))
             }
             Err(c) => c,

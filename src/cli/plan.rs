@@ -63,6 +63,31 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
         let line = target_line(rb, &t.name, &vars, &opts);
         out.push_str(&format!("- {}: {line}\n", t.name));
     }
+    // Captured values are not known before the run: they show as a marked stand-in.
+    let mut vars = vars;
+    for c in &rb.captures {
+        vars.set(
+            &c.name,
+            format!("<{} from {}/{}>", c.name, c.step, c.command),
+            false,
+        );
+    }
+    out.push_str("\n## Order\n");
+    for s in &rb.steps {
+        out.push_str(&format!(
+            "- {}{}{}\n",
+            s.id,
+            if s.after.is_empty() {
+                String::new()
+            } else {
+                format!(" after {}", s.after.join(", "))
+            },
+            s.when
+                .as_ref()
+                .map(|w| format!(" when `{w}`"))
+                .unwrap_or_default()
+        ));
+    }
     let endpoints: std::collections::BTreeMap<&str, String> = rb
         .targets
         .iter()
@@ -84,7 +109,37 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
                 .map_or("the operator's machine", String::as_str);
             out.push_str(&format!("target: {t} ({desc})\n"));
         }
+        if !s.after.is_empty() {
+            out.push_str(&format!("after: {}\n", s.after.join(", ")));
+        }
+        if let Some(w) = &s.when {
+            out.push_str(&format!("when: {w} (else skipped, not required)\n"));
+        }
+        if let Some(options) = &s.choice {
+            for o in options {
+                let selects: Vec<&str> = rb
+                    .steps
+                    .iter()
+                    .filter(|t| selects(t, &s.id, &o.id))
+                    .map(|t| t.id.as_str())
+                    .collect();
+                out.push_str(&format!(
+                    "- option {} ({}): selects {}\n",
+                    o.id,
+                    o.title,
+                    if selects.is_empty() {
+                        "no step".to_string()
+                    } else {
+                        selects.join(", ")
+                    }
+                ));
+            }
+        }
         for c in &s.commands {
+            command(&mut out, c, &vars);
+        }
+        for c in &s.on_failure {
+            out.push_str("on failure:\n");
             command(&mut out, c, &vars);
         }
         for i in &s.checklist {
@@ -113,10 +168,20 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
     }
     if let Some(m) = &g.monitor {
         out.push_str(&format!(
-            "- monitoring: {} every {}, at most {} failures, probe:\n",
+            "- monitoring: {} every {}, at most {} failures{}{}, probe:\n",
             humantime::format_duration(m.duration),
             humantime::format_duration(m.every),
             m.max_failures,
+            if m.max_in_a_row > 0 {
+                format!(", fewer than {} in a row", m.max_in_a_row)
+            } else {
+                String::new()
+            },
+            if m.after.is_empty() {
+                String::new()
+            } else {
+                format!(", counting after {} passed", m.after.join(", "))
+            },
         ));
         command(&mut out, &m.probe, &vars);
     }
@@ -186,8 +251,47 @@ fn command(out: &mut String, c: &Command, vars: &Vars) {
     if let Some(r) = &e.stderr {
         expect.push(format!("stderr /{}/", r.as_str()));
     }
+    if let Some(r) = &e.stdout_not {
+        expect.push(format!("stdout not /{}/", r.as_str()));
+    }
     if let Some(p) = &c.proves {
         expect.push(format!("proves `{p}`"));
     }
     out.push_str(&format!("  expect: {}\n", expect.join(", ")));
+    let mut flow = Vec::new();
+    if let Some(w) = &c.when {
+        flow.push(format!("when `{w}`"));
+    }
+    if let Some(cap) = &c.capture {
+        flow.push(format!("captures `{}`", cap.name));
+    }
+    if c.retry.retries > 0 {
+        flow.push(format!(
+            "retries {} ({} apart)",
+            c.retry.retries,
+            humantime::format_duration(c.retry.delay)
+        ));
+    }
+    if let Some(u) = &c.until {
+        flow.push(format!(
+            "until stdout /{}/ every {} within {}",
+            u.stdout.as_str(),
+            humantime::format_duration(u.every),
+            humantime::format_duration(u.within)
+        ));
+    }
+    if !flow.is_empty() {
+        out.push_str(&format!("  flow: {}\n", flow.join(", ")));
+    }
+}
+
+/// Does step `t` run only when `choice` is `option`? (Its condition holds with that answer
+/// and fails with every other.)
+fn selects(t: &crate::runbook::Step, choice: &str, option: &str) -> bool {
+    use crate::runbook::cond::RefKind;
+    let Some(w) = &t.when else { return false };
+    let with = |o: &str| {
+        w.eval(&|r| (r.kind == RefKind::Choice && r.name == choice).then(|| o.to_string()))
+    };
+    with(option) == Some(true) && with("\u{0}other") != Some(true)
 }

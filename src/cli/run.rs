@@ -77,6 +77,21 @@ pub async fn run_step(
     prompter: Arc<dyn Prompter>,
     opts: TargetOptions,
 ) -> i32 {
+    run_step_waiving(rb, step, vars_given, run_dir, global, prompter, opts, None).await
+}
+
+/// [`run_step`], first recording `waive_order` as the reason to run out of order, if given.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_step_waiving(
+    rb: Runbook,
+    step: &str,
+    vars_given: &[(String, String)],
+    run_dir: Option<PathBuf>,
+    global: &Global,
+    prompter: Arc<dyn Prompter>,
+    opts: TargetOptions,
+    waive_order: Option<&str>,
+) -> i32 {
     let Some(st) = rb.step(step) else {
         let ids: Vec<_> = rb.steps.iter().map(|s| s.id.as_str()).collect();
         eprintln!(
@@ -198,13 +213,29 @@ pub async fn run_step(
         }
     });
     let mut code = 0;
-    for i in 0..n_commands {
+    if let Some(reason) = waive_order {
+        match runner.waive_order(step, reason).await {
+            Ok(_) => eprintln!("── order waived for `{step}`: {reason}"),
+            Err(e) => {
+                eprintln!("rehearse: {e}");
+                code = EXIT_USAGE;
+            }
+        }
+    }
+    for i in (0..n_commands).take_while(|_| code == 0) {
         if let Some(refusal) = confirm_headless(&runner, step, i, global.yes) {
             eprintln!("rehearse: {refusal}");
             code = EXIT_USAGE;
             break;
         }
         match runner.run_command(step, i, cancel.clone()).await {
+            Ok(r) if r.skipped => {
+                eprintln!(
+                    "── {step} command #{}: {}",
+                    i + 1,
+                    r.reason.unwrap_or_default()
+                );
+            }
             Ok(r) if r.outcome == Outcome::Passed => {
                 if let Some(item) = r.proposes {
                     eprintln!(
@@ -230,6 +261,11 @@ pub async fn run_step(
             Err(e @ crate::runner::RunnerError::Held { .. }) => {
                 eprintln!("rehearse: {e}");
                 code = EXIT_HELD;
+                break;
+            }
+            Err(e @ crate::runner::RunnerError::Blocked { .. }) => {
+                eprintln!("rehearse: {e}");
+                code = EXIT_BLOCKED;
                 break;
             }
             Err(e) => {

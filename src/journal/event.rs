@@ -138,6 +138,29 @@ pub enum Event {
     WatchStopped {
         reason: String,
     },
+    /// A value a command took from its output (`capture`), written before its finish line.
+    Captured {
+        step: String,
+        command: String,
+        /// `seq` of the command's `command_started`.
+        started_seq: u64,
+        name: String,
+        value: String,
+    },
+    /// The operator runs `step` although steps it comes after are not done, and says why.
+    OrderWaiver {
+        step: String,
+        /// The prerequisites not done at the time.
+        blocked_by: Vec<String>,
+        reason: String,
+        operator: String,
+    },
+    /// A signed acknowledgement of the monitoring window's failures: the window starts again
+    /// from here (probes before it no longer count, failed or passed).
+    MonitorAck {
+        operator: String,
+        reason: String,
+    },
     /// Bytes found after the last complete line when the journal was opened, moved aside.
     TornTail {
         bytes: u64,
@@ -197,6 +220,9 @@ impl Event {
             Event::TornTail { .. } => "torn_tail",
             Event::Unrecorded { .. } => "unrecorded",
             Event::Seal { .. } => "seal",
+            Event::Captured { .. } => "captured",
+            Event::OrderWaiver { .. } => "order_waiver",
+            Event::MonitorAck { .. } => "monitor_ack",
         }
     }
 
@@ -204,14 +230,19 @@ impl Event {
     pub fn is_signed_kind(&self) -> bool {
         matches!(
             self,
-            Event::Signoff { .. } | Event::Seal { .. } | Event::Gate { open: true, .. }
+            Event::Signoff { .. }
+                | Event::Seal { .. }
+                | Event::Gate { open: true, .. }
+                | Event::MonitorAck { .. }
         )
     }
 
     /// Who a signed line speaks for: the principal its signature is checked against.
     pub fn signer_name(&self) -> Option<&str> {
         match self {
-            Event::Signoff { operator, .. } | Event::Seal { operator, .. } => Some(operator),
+            Event::Signoff { operator, .. }
+            | Event::Seal { operator, .. }
+            | Event::MonitorAck { operator, .. } => Some(operator),
             Event::Gate { operator, .. } => operator.as_deref(),
             _ => None,
         }

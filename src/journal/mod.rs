@@ -7,6 +7,7 @@
 
 pub mod allowed_signers;
 pub mod event;
+pub mod order;
 pub mod outputs;
 pub mod sign;
 pub mod state;

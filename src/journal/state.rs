@@ -26,6 +26,20 @@ pub struct RunState {
     pub unrecorded: Vec<(u64, u64)>,
     pub last_seq: Option<u64>,
     pub last_ts: String,
+    /// The non-secret variable values the run started with: what conditions read.
+    pub vars: BTreeMap<String, String>,
+    /// The latest value captured under each name.
+    pub captures: BTreeMap<String, CaptureRecord>,
+    /// `(seq, operator, reason)` of each acknowledgement that restarted the monitoring window.
+    pub monitor_acks: Vec<(u64, String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaptureRecord {
+    pub seq: u64,
+    pub step: String,
+    pub command: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +50,8 @@ pub struct StepRecord {
     pub waivers: Vec<WaiverRecord>,
     pub signoffs: Vec<SignoffRecord>,
     pub choice: Option<ChoiceRecord>,
+    /// Runs out of order, each with its reason.
+    pub order_waivers: Vec<WaiverRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +158,8 @@ pub enum StepStatus {
     Failed,
     Waived,
     SignedOff,
+    /// Its `when` condition is false: it does not run and is not required.
+    Skipped,
 }
 
 impl StepStatus {
@@ -154,6 +172,7 @@ impl StepStatus {
             StepStatus::Failed => "failed",
             StepStatus::Waived => "waived",
             StepStatus::SignedOff => "signed off",
+            StepStatus::Skipped => "skipped",
         }
     }
 
@@ -161,7 +180,7 @@ impl StepStatus {
     pub fn is_done(self) -> bool {
         matches!(
             self,
-            StepStatus::Passed | StepStatus::Waived | StepStatus::SignedOff
+            StepStatus::Passed | StepStatus::Waived | StepStatus::SignedOff | StepStatus::Skipped
         )
     }
 }
@@ -193,8 +212,10 @@ impl RunState {
                 runbook_id,
                 runbook_sha256,
                 operator,
+                vars,
                 ..
             } => {
+                self.vars.clone_from(vars);
                 self.runbook_id.clone_from(runbook_id);
                 self.runbook_sha256.clone_from(runbook_sha256);
                 self.started_ts.clone_from(&e.ts);
@@ -381,6 +402,42 @@ impl RunState {
             }),
             Event::TornTail { saved_as, .. } => self.torn_tails.push((e.seq, saved_as.clone())),
             Event::Unrecorded { count } => self.unrecorded.push((e.seq, *count)),
+            Event::Captured {
+                step,
+                command,
+                name,
+                value,
+                ..
+            } => {
+                self.captures.insert(
+                    name.clone(),
+                    CaptureRecord {
+                        seq: e.seq,
+                        step: step.clone(),
+                        command: command.clone(),
+                        value: value.clone(),
+                    },
+                );
+            }
+            Event::OrderWaiver {
+                step,
+                reason,
+                operator,
+                ..
+            } => {
+                self.operator_seen(operator);
+                self.step_mut(step).order_waivers.push(WaiverRecord {
+                    seq: e.seq,
+                    item: None,
+                    reason: reason.clone(),
+                    operator: operator.clone(),
+                });
+            }
+            Event::MonitorAck { operator, reason } => {
+                self.operator_seen(operator);
+                self.monitor_acks
+                    .push((e.seq, operator.clone(), reason.clone()));
+            }
         }
     }
 
@@ -427,7 +484,7 @@ impl RunState {
             };
         }
         let mut at = 0;
-        for c in &step.commands {
+        for c in step.commands.iter().filter(|c| !self.command_skipped(c)) {
             let r = self.last_run(&step.id, &c.name)?;
             if r.outcome != Outcome::Passed {
                 return None;
@@ -440,6 +497,9 @@ impl RunState {
     pub fn step_status(&self, step: &Step) -> StepStatus {
         if self.is_running(&step.id) {
             return StepStatus::Running;
+        }
+        if self.step_skipped(step) {
+            return StepStatus::Skipped;
         }
         let rec = self.steps.get(&step.id);
         let waived = rec.is_some_and(|r| r.waivers.iter().any(|w| w.item.is_none()));
@@ -471,8 +531,10 @@ impl RunState {
     /// The first command of the step that has not passed yet (the one Enter runs next).
     pub fn next_command<'a>(&self, step: &'a Step) -> Option<(usize, &'a crate::runbook::Command)> {
         step.commands.iter().enumerate().find(|(_, c)| {
-            self.last_run(&step.id, &c.name)
-                .is_none_or(|r| r.outcome != Outcome::Passed)
+            !self.command_skipped(c)
+                && self
+                    .last_run(&step.id, &c.name)
+                    .is_none_or(|r| r.outcome != Outcome::Passed)
         })
     }
 

@@ -91,6 +91,13 @@ pub(super) fn gate(
                 duration,
                 every,
                 max_failures: m.max_failures,
+                after: m
+                    .after
+                    .iter()
+                    .filter(|s| step_exists(cx, s))
+                    .map(|s| s.get_ref().clone())
+                    .collect(),
+                max_in_a_row: m.max_in_a_row,
                 probe,
             }),
             _ => None,

@@ -2,6 +2,8 @@
 //! Loading never panics; every problem is a [`Diagnostic`] naming `file:line:column`.
 
 mod commands;
+pub mod cond;
+mod flow;
 mod gate;
 mod raw;
 pub mod shell;
@@ -16,6 +18,8 @@ use std::time::Duration;
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
+pub use cond::Cond;
+pub use flow::{Capture, CaptureDef, CaptureFrom, Retry, Until};
 pub use template::{RenderError, Rendered, Template, VarValue, Vars};
 pub use values::ValueError;
 
@@ -59,6 +63,8 @@ pub struct Runbook {
     pub targets: Vec<TargetDef>,
     pub steps: Vec<Step>,
     pub gate: Gate,
+    /// Values commands capture from their output, usable as `{{name}}` by later commands.
+    pub captures: Vec<CaptureDef>,
     /// Things a reader should look at that do not stop the runbook loading (`{{raw ..}}`,
     /// an old format).
     pub warnings: Vec<Diagnostic>,
@@ -145,6 +151,11 @@ pub struct Step {
     pub commands: Vec<Command>,
     pub checklist: Vec<CheckItem>,
     pub choice: Option<Vec<ChoiceOption>>,
+    /// Steps that must be done (passed, waived or skipped) first: the ones written in `after`,
+    /// then those it depends on through a condition or a captured value.
+    pub after: Vec<String>,
+    pub when: Option<Cond>,
+    pub on_failure: Vec<Command>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +168,14 @@ pub struct Command {
     pub pty: bool,
     pub expect: Expect,
     pub proves: Option<String>,
+    pub when: Option<Cond>,
+    pub capture: Option<Capture>,
+    pub retry: Retry,
+    pub until: Option<Until>,
+    /// Values shell-quoted into `export` before the command.
+    pub env: Vec<(String, Template)>,
+    pub cwd: Option<Template>,
+    pub stdin: Option<Template>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,12 +187,15 @@ pub struct Expect {
     /// Set when the expectation uses variables; their values match literally.
     pub stdout_template: Option<Template>,
     pub stderr_template: Option<Template>,
+    /// Stdout must not match.
+    pub stdout_not: Option<Regex>,
+    pub stdout_not_template: Option<Template>,
 }
 
 impl Command {
     /// The command with values filled in: its text for the executor, and its expectations.
     pub fn resolve(&self, vars: &Vars) -> Result<(Rendered, Command), RenderError> {
-        let rendered = self.run.render(vars)?;
+        let rendered = flow::with_options(self, self.run.render(vars)?, vars)?;
         let mut cmd = self.clone();
         let fill = |t: &Option<Template>| -> Result<Option<Regex>, RenderError> {
             t.as_ref()
@@ -191,6 +213,9 @@ impl Command {
         }
         if self.expect.stderr_template.is_some() {
             cmd.expect.stderr = fill(&self.expect.stderr_template)?;
+        }
+        if self.expect.stdout_not_template.is_some() {
+            cmd.expect.stdout_not = fill(&self.expect.stdout_not_template)?;
         }
         Ok((rendered, cmd))
     }
@@ -256,6 +281,10 @@ pub struct Monitor {
     pub duration: Duration,
     pub every: Duration,
     pub max_failures: u32,
+    /// Only probes after these steps last passed count.
+    pub after: Vec<String>,
+    /// This many failed probes in a row fail the window (0: no such limit).
+    pub max_in_a_row: u32,
     pub probe: Command,
 }
 

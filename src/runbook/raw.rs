@@ -98,6 +98,14 @@ pub struct RawStep {
     #[serde(default)]
     pub checklist: Vec<RawCheck>,
     pub choice: Option<RawChoice>,
+    /// Steps that must have passed (or been waived, or skipped) before this one may run.
+    #[serde(default)]
+    pub after: Vec<S<String>>,
+    /// A condition (see `cond.rs`): when false, the step is skipped and not required.
+    pub when: Option<S<String>>,
+    /// Commands run when one of the step's commands fails (after its retries).
+    #[serde(default)]
+    pub on_failure: Vec<RawCommand>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +122,41 @@ pub struct RawCommand {
     pub expect: Option<RawExpect>,
     /// Checklist item (id within the step) that this command's expectation proves.
     pub proves: Option<S<String>>,
+    /// When false the command is skipped: not run, not needed for the step to pass.
+    pub when: Option<S<String>>,
+    /// A value taken from the output for later commands (`{{name}}`).
+    pub capture: Option<RawCapture>,
+    /// Run again up to this many times when it fails, `retry_delay` apart.
+    #[serde(default)]
+    pub retries: u32,
+    pub retry_delay: Option<S<String>>,
+    /// Run again every `every` until stdout matches, for at most `within`.
+    pub until: Option<RawUntil>,
+    /// Environment variables for the command (values are templates, quoted when used).
+    #[serde(default)]
+    pub env: BTreeMap<S<String>, S<String>>,
+    /// The directory the command runs in (a template).
+    pub cwd: Option<S<String>>,
+    /// Text given to the command on its standard input (a template).
+    pub stdin: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapture {
+    pub name: S<String>,
+    /// The first group (or the whole match) of the first match in stdout.
+    pub regex: Option<S<String>>,
+    /// A dotted path (`a.b.0.c`) into stdout parsed as JSON.
+    pub json: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUntil {
+    pub stdout: S<String>,
+    pub every: S<String>,
+    pub within: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,6 +165,8 @@ pub struct RawExpect {
     pub exit: Option<S<RawExit>>,
     pub stdout: Option<S<String>>,
     pub stderr: Option<S<String>>,
+    /// Stdout must NOT match this.
+    pub stdout_not: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,5 +229,11 @@ pub struct RawMonitor {
     pub every: S<String>,
     #[serde(default)]
     pub max_failures: u32,
+    /// The window counts only probes recorded after these steps last passed.
+    #[serde(default)]
+    pub after: Vec<S<String>>,
+    /// Fail the window at this many failed probes in a row (0: no such limit).
+    #[serde(default)]
+    pub max_in_a_row: u32,
     pub probe: RawCommand,
 }

@@ -1,7 +1,7 @@
 //! From the raw TOML to a checked [`Runbook`]: every reference resolved, every duration and
 //! regex parsed, every problem collected with its position rather than stopping at the first.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 use std::time::Duration;
 
@@ -10,7 +10,8 @@ use regex::Regex;
 use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
 use super::{
     CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, LOCAL, Level, LoadError,
-    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, gate, line_col,
+    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, flow, gate,
+    line_col,
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -19,7 +20,14 @@ pub(super) struct Ctx<'a> {
     pub(super) source: &'a Source,
     pub(super) diags: Vec<Diagnostic>,
     pub(super) warnings: Vec<Diagnostic>,
+    /// Names a template may use: variables and captured values.
     pub(super) vars: BTreeSet<String>,
+    /// Declared variables only.
+    pub(super) declared: BTreeSet<String>,
+    /// Choice steps and their option ids.
+    pub(super) choices: BTreeMap<String, Vec<String>>,
+    /// Captured names and the step that captures each.
+    pub(super) captures: BTreeMap<String, String>,
     pub(super) secrets: BTreeSet<String>,
     /// Variables with a `pattern` or `choices`: what they can hold is limited.
     pub(super) guarded: BTreeSet<String>,
@@ -166,6 +174,9 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
         diags: Vec::new(),
         warnings: Vec::new(),
         vars: raw.vars.keys().map(|k| k.get_ref().clone()).collect(),
+        declared: raw.vars.keys().map(|k| k.get_ref().clone()).collect(),
+        choices: BTreeMap::new(),
+        captures: BTreeMap::new(),
         secrets: raw
             .vars
             .iter()
@@ -202,8 +213,9 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
         .map(|(name, t)| target(&mut cx, name, t))
         .collect();
 
+    let captures = flow::prepass(&mut cx, &raw);
     let mut seen = HashSet::new();
-    let steps: Vec<Step> = raw
+    let mut steps: Vec<Step> = raw
         .steps
         .iter()
         .map(|s| {
@@ -219,6 +231,7 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     if steps.is_empty() {
         cx.error(0..0, "a runbook needs at least one [[steps]] table");
     }
+    flow::order(&mut cx, &raw.steps, &mut steps);
 
     let gate = gate::gate(&mut cx, &raw, &steps, default_timeout);
 
@@ -236,6 +249,7 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             targets,
             steps,
             gate,
+            captures,
             warnings,
         })
     } else {
@@ -378,7 +392,20 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
             })
             .collect()
     });
-    Step {
+    let on_failure = s
+        .on_failure
+        .iter()
+        .map(|c| {
+            if !names.insert(c.name.get_ref().clone()) {
+                cx.error(
+                    c.name.span(),
+                    "an `on_failure` command needs a name of its own in the step",
+                );
+            }
+            command(cx, c, default_target.as_deref(), default_timeout)
+        })
+        .collect();
+    let step = Step {
         id: s.id.get_ref().clone(),
         title: s.title.clone(),
         level,
@@ -387,7 +414,12 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
         commands,
         checklist,
         choice,
-    }
+        after: Vec::new(),
+        when: s.when.as_ref().and_then(|w| flow::cond(cx, w)),
+        on_failure,
+    };
+    flow::same_step_order(cx, s, &step);
+    step
 }
 
 fn check_target(cx: &mut Ctx<'_>, t: &S<String>) {
@@ -440,10 +472,14 @@ pub(super) fn command(
             stderr: None,
             stdout_template: None,
             stderr_template: None,
+            stdout_not: None,
+            stdout_not_template: None,
         },
         Some(e) => {
             let (stdout, stdout_template) = commands::expectation(cx, e.stdout.as_ref());
             let (stderr, stderr_template) = commands::expectation(cx, e.stderr.as_ref());
+            let (stdout_not, stdout_not_template) =
+                commands::expectation(cx, e.stdout_not.as_ref());
             Expect {
                 exit: match &e.exit {
                     None => ExitExpect::Codes(vec![0]),
@@ -453,9 +489,12 @@ pub(super) fn command(
                 stderr,
                 stdout_template,
                 stderr_template,
+                stdout_not,
+                stdout_not_template,
             }
         }
     };
+    let o = flow::options(cx, c);
     Command {
         name: c.name.get_ref().clone(),
         run: commands::shell(cx, &c.run, c.pty),
@@ -469,6 +508,13 @@ pub(super) fn command(
         pty: c.pty,
         expect,
         proves: c.proves.as_ref().map(|p| p.get_ref().clone()),
+        when: o.when,
+        capture: o.capture,
+        retry: o.retry,
+        until: o.until,
+        env: o.env,
+        cwd: o.cwd,
+        stdin: o.stdin,
     }
 }
 

@@ -33,7 +33,7 @@ impl Runbook {
             .steps
             .iter()
             .filter(|s| steps.is_empty() || steps.contains(&s.id.as_str()))
-            .flat_map(|s| &s.commands)
+            .flat_map(|s| s.commands.iter().chain(&s.on_failure))
             .collect();
         if steps.is_empty()
             && let Some(m) = &self.gate.monitor
@@ -41,12 +41,27 @@ impl Runbook {
             commands.push(&m.probe);
         }
         let mut out = BTreeSet::new();
-        let mut add = |t: &Template| out.extend(t.names().map(|(_, n)| n.to_string()));
+        // Captured values come from the run, never from the operator.
+        let captured: BTreeSet<&str> = self.captures.iter().map(|c| c.name.as_str()).collect();
+        let mut add = |t: &Template| {
+            out.extend(
+                t.names()
+                    .filter(|(_, n)| !captured.contains(n))
+                    .map(|(_, n)| n.to_string()),
+            );
+        };
         for c in &commands {
             add(&c.run);
-            for t in [&c.expect.stdout_template, &c.expect.stderr_template]
-                .into_iter()
-                .flatten()
+            for t in [
+                &c.expect.stdout_template,
+                &c.expect.stderr_template,
+                &c.expect.stdout_not_template,
+                &c.cwd,
+                &c.stdin,
+            ]
+            .into_iter()
+            .flatten()
+            .chain(c.env.iter().map(|(_, t)| t))
             {
                 add(t);
             }
@@ -84,7 +99,12 @@ impl Runbook {
             .steps
             .iter()
             .filter(|s| steps.is_empty() || steps.contains(&s.id.as_str()))
-            .flat_map(|s| s.commands.iter().map(|c| c.target.as_str()))
+            .flat_map(|s| {
+                s.commands
+                    .iter()
+                    .chain(&s.on_failure)
+                    .map(|c| c.target.as_str())
+            })
             .collect();
         let mut rb = self.clone();
         rb.vars.retain(|v| needed.contains(&v.name));
@@ -152,8 +172,13 @@ impl Runbook {
             .filter(|s| steps.is_empty() || steps.contains(&s.id.as_str()))
             .flat_map(|s| s.commands.iter().map(move |c| (s.id.as_str(), c)))
             .chain(probe.map(|m| ("gate.monitor", &m.probe)));
+        // A captured value is checked when it is captured; here a stand-in fills its place.
+        let mut vars = vars.clone();
+        for cap in &self.captures {
+            vars.set(&cap.name, "captured", false);
+        }
         for (step, c) in commands {
-            if let Err(e) = c.resolve(vars) {
+            if let Err(e) = c.resolve(&vars) {
                 out.push(format!("{step}/{}: {e}", c.name));
             }
         }

@@ -14,6 +14,8 @@ pub struct CommandResult {
     pub refused: Option<ConnectErrorKind>,
     /// The checklist item a passing expectation proposes to tick.
     pub proposes: Option<String>,
+    /// Not run: its `when` condition is false.
+    pub skipped: bool,
 }
 
 /// Decide the outcome of a command from how it ended and its expectations.
@@ -24,6 +26,7 @@ pub fn judge(cmd: &Command, end: &ExecEvent, stdout: &[u8], stderr: &[u8]) -> Co
         reason: None,
         refused: None,
         proposes: None,
+        skipped: false,
     };
     match end {
         ExecEvent::Finished(x) => {
@@ -40,6 +43,21 @@ pub fn judge(cmd: &Command, end: &ExecEvent, stdout: &[u8], stderr: &[u8]) -> Co
                 r.reason = Some(format!("stdout did not match /{}/", re.as_str()));
             } else if let Some(re) = cmd.expect.stderr.as_ref().filter(|re| !re.is_match(&err)) {
                 r.reason = Some(format!("stderr did not match /{}/", re.as_str()));
+            } else if let Some(re) = cmd
+                .expect
+                .stdout_not
+                .as_ref()
+                .filter(|re| re.is_match(&out))
+            {
+                r.reason = Some(format!(
+                    "stdout matched /{}/, which it must not",
+                    re.as_str()
+                ));
+            } else if let Some(u) = cmd.until.as_ref().filter(|u| !u.stdout.is_match(&out)) {
+                r.reason = Some(format!(
+                    "not yet: stdout did not match /{}/",
+                    u.stdout.as_str()
+                ));
             } else {
                 r.outcome = Outcome::Passed;
                 r.proposes.clone_from(&cmd.proves);

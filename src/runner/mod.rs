@@ -19,6 +19,7 @@ use crate::secret::{Redactor, StreamRedactor};
 
 pub mod claims;
 pub mod display;
+mod flow;
 mod judge;
 pub mod monitor;
 mod open;
@@ -66,6 +67,19 @@ pub enum RunnerError {
         session: String,
         since: String,
     },
+    /// The step may not run now: skipped by its condition, or waiting for prerequisites.
+    #[error(
+        "{why}; to run it anyway, waive the order with a reason (`run --waive-order REASON`, or W in the TUI)"
+    )]
+    Blocked { step: String, why: String },
+    #[error("the monitoring window starts once {} passed; run that first", .0.join(", "))]
+    MonitorWaiting(Vec<String>),
+    #[error(
+        "nothing recorded: an acknowledgement restarts the window only when signed; set a signing key"
+    )]
+    UnsignedAck,
+    #[error("a waiver needs a reason")]
+    NoReason,
     #[error("the runbook's gate has no [gate.monitor]")]
     NoMonitor,
     #[error("cannot render `{what}`: {message}")]
@@ -198,25 +212,28 @@ impl Runner {
         index: usize,
         cancel: Cancel,
     ) -> Result<CommandResult, RunnerError> {
-        let Some(step) = self.runbook.step(step_id) else {
+        let rb = self.runbook.clone();
+        let Some(step) = rb.step(step_id) else {
             return Err(RunnerError::UnknownStep(step_id.to_string()));
         };
-        let Some(cmd) = step.commands.get(index) else {
+        if index >= step.commands.len() {
             return Err(RunnerError::UnknownCommand {
                 step: step_id.to_string(),
                 index,
             });
-        };
-        self.run(step_id, cmd, cancel).await
+        }
+        self.run_in_order(step, index, cancel).await
     }
 
+    /// One attempt of a command with these values: recorded start, captured value, finish.
     async fn run(
         &self,
         step_id: &str,
         cmd: &Command,
+        vars: &Vars,
         cancel: Cancel,
     ) -> Result<CommandResult, RunnerError> {
-        let (rendered, cmd) = match cmd.resolve(&self.vars) {
+        let (rendered, cmd) = match cmd.resolve(vars) {
             Ok(r) => r,
             Err(e) => {
                 return Ok(CommandResult {
@@ -225,6 +242,7 @@ impl Runner {
                     reason: Some(e.to_string()),
                     refused: None,
                     proposes: None,
+                    skipped: false,
                 });
             }
         };
@@ -242,7 +260,31 @@ impl Runner {
         let x = self
             .execute(step_id, cmd, started.seq, rendered, cancel)
             .await?;
-        let result = judge(cmd, &x.end, &x.stdout, &x.stderr);
+        let mut result = judge(cmd, &x.end, &x.stdout, &x.stderr);
+        if let Some(cap) = cmd
+            .capture
+            .as_ref()
+            .filter(|_| result.outcome == Outcome::Passed)
+        {
+            // From the redacted output, so a secret the host printed is never captured.
+            match cap.extract(&String::from_utf8_lossy(&x.stdout)) {
+                Ok(value) => {
+                    self.record(Event::Captured {
+                        step: step_id.to_string(),
+                        command: cmd.name.clone(),
+                        started_seq: started.seq,
+                        name: cap.name.clone(),
+                        value,
+                    })
+                    .await?;
+                }
+                Err(why) => {
+                    result.outcome = Outcome::Failed;
+                    result.reason = Some(why);
+                    result.proposes = None;
+                }
+            }
+        }
         self.record(Event::CommandFinished {
             step: step_id.to_string(),
             command: cmd.name.clone(),

@@ -38,8 +38,16 @@ pub async fn watch(
     let end = loop {
         let p =
             gate::monitor_progress(&rb, &state).unwrap_or_else(|| unreachable_progress(m.duration));
-        if p.failed > p.max_failures {
+        if p.exhausted() {
             break WindowEnd::TooManyFailures(p.failed);
+        }
+        if !p.waiting_for.is_empty() {
+            runner
+                .record(Event::WatchStopped {
+                    reason: "the window has not started".into(),
+                })
+                .await?;
+            return Err(RunnerError::MonitorWaiting(p.waiting_for));
         }
         if p.watched >= p.total {
             break WindowEnd::Complete;
@@ -65,7 +73,10 @@ pub async fn watch(
     let reason = match &end {
         WindowEnd::Complete => "window complete".to_string(),
         WindowEnd::Stopped => "stopped by the operator".to_string(),
-        WindowEnd::TooManyFailures(n) => format!("{n} probes failed (max {})", m.max_failures),
+        WindowEnd::TooManyFailures(n) => format!(
+            "{n} probes failed (max {}, in a row max {}); a signed acknowledgement restarts the window",
+            m.max_failures, m.max_in_a_row
+        ),
     };
     runner.record(Event::WatchStopped { reason }).await?;
     Ok(end)
@@ -80,5 +91,9 @@ fn unreachable_progress(total: Duration) -> gate::MonitorProgress {
         failed: 0,
         max_failures: 0,
         last_failure: None,
+        waiting_for: Vec::new(),
+        in_a_row: 0,
+        max_in_a_row: 0,
+        counts_from: None,
     }
 }

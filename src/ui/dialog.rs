@@ -137,6 +137,9 @@ impl Widget for DialogView<'_> {
                 vec![
                     Line::styled(
                         match item {
+                            Some(i) if i == crate::app::ORDER_WAIVER => {
+                                format!("Run `{step}` before the steps it comes after.")
+                            }
                             Some(i) => format!("Waive checklist item `{i}` of `{step}`."),
                             None => format!("Waive step `{step}`: the gate will count it as done."),
                         },

@@ -21,6 +21,7 @@ pub fn glyph(s: StepStatus) -> &'static str {
         StepStatus::Failed => "✗",
         StepStatus::Waived => "~",
         StepStatus::SignedOff => "★",
+        StepStatus::Skipped => "–",
     }
 }
 
@@ -32,6 +33,7 @@ pub fn status_style(s: StepStatus, t: &Theme) -> Style {
         StepStatus::Failed => t.failed,
         StepStatus::Waived => t.waived,
         StepStatus::SignedOff => t.signed,
+        StepStatus::Skipped => t.muted,
     }
 }
 
@@ -94,7 +96,18 @@ impl Widget for Steps<'_> {
                     let s = &app.runbook.steps[*i];
                     let st = app.status_of(*i);
                     let page = s.page.map(|p| format!("p{p} ")).unwrap_or_default();
-                    let text = fit(&format!("{} {page}{}", glyph(st), s.title), w);
+                    // A step waiting for others says which, so nobody runs 100% before 25%.
+                    let by = if st.is_done() || st == StepStatus::Running {
+                        Vec::new()
+                    } else {
+                        app.state.blocked_by(&app.runbook, s)
+                    };
+                    let waits = if by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (after {})", by.join(", "))
+                    };
+                    let text = fit(&format!("{} {page}{}{waits}", glyph(st), s.title), w);
                     let style = if *i == app.selected {
                         theme.selected
                     } else {
