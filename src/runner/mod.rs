@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::exec::{Cancel, ExecEvent, ExecRequest, Executor, PtySize};
-use crate::journal::outputs::{self, OutputSpool};
+use crate::journal::outputs::OutputSpool;
 use crate::journal::sign::SigningKey;
 use crate::journal::state::RunState;
 use crate::journal::{Entry, Event, Journal, JournalError, Outcome, TornTail};

@@ -161,6 +161,7 @@ fn resume(
             given: runbook.source.sha256.clone(),
         });
     }
+    let stale = super::claims::Claims::from_entries(&entries).stale();
     let mut append = |j: &mut Journal, ev: Event| -> Result<(), RunnerError> {
         let a = j.append(ev)?;
         entries.extend(a.foreign);
@@ -169,32 +170,14 @@ fn resume(
     };
     // Commands whose process died with them: finish them as interrupted, keeping the output
     // that reached the disk.
-    for (seq, r) in &state.running {
-        if r.session
-            .as_deref()
-            .is_none_or(super::process::session_is_dead)
-        {
-            let (sha, len) =
-                outputs::recover_partial(run_dir, *seq).map_err(|e| RunnerError::Output {
-                    path: run_dir.to_path_buf(),
-                    source: e,
-                })?;
-            append(
-                &mut j,
-                Event::CommandFinished {
-                    step: r.step.clone(),
-                    command: r.command.clone(),
-                    started_seq: *seq,
-                    exit_status: None,
-                    signal: None,
-                    duration_ms: 0,
-                    output_sha256: sha,
-                    output_bytes: len,
-                    outcome: Outcome::Interrupted,
-                    reason: Some("the session running it ended before it finished".into()),
-                },
-            )?;
-        }
+    for claim in stale {
+        let finish = claim
+            .interrupted(run_dir)
+            .map_err(|e| RunnerError::Output {
+                path: run_dir.to_path_buf(),
+                source: e,
+            })?;
+        append(&mut j, finish)?;
     }
     // A previous session that quit before its writer drained left a count behind.
     let marker = run_dir.join(writer::UNRECORDED_FILE);
