@@ -82,7 +82,7 @@ pub async fn open(
     // Variables without a value are asked for here, masked when secret, before anything runs.
     let mut given = given;
     let mut early = None;
-    if let Ok((_, missing)) = rb.resolve_vars(&given)
+    if let Some(missing) = to_ask(&rb, &given)
         && !missing.is_empty()
     {
         let mut t = terminal::setup(log_file(&state_dir))?;
@@ -115,6 +115,13 @@ async fn run(
     let (act_tx, act_rx) = mpsc::unbounded_channel::<Action>();
     let prompter = TuiPrompter::new(act_tx.clone());
     let dyn_prompter: Arc<dyn Prompter> = Arc::new(prompter.clone());
+    // Every value checked against its rules before anything connects.
+    if let Ok((vars, _)) = rb.resolve_vars(&given) {
+        let problems = rb.problems(&vars, &[]);
+        if !problems.is_empty() {
+            return Err(SessionError::Vars(problems.join("; ")).into());
+        }
+    }
     let session = Session::build(rb, &given, &opts, &dyn_prompter).await?;
     let display_vars = session.vars.clone();
     let operator = session.operator.name.clone();
@@ -205,6 +212,19 @@ async fn run(
     result?;
     drained?;
     Ok(run_dir)
+}
+
+/// The variables to ask for before the run opens: those without a value, and those still at a
+/// documented placeholder (`staging.example.test` is nobody's staging host).
+fn to_ask(rb: &Runbook, given: &[(String, String)]) -> Option<Vec<String>> {
+    let (vars, mut missing) = rb.resolve_vars(given).ok()?;
+    let names = rb.vars.iter().map(|v| v.name.clone()).collect();
+    for p in rb.placeholder_vars(&vars, &names) {
+        if !missing.contains(&p) {
+            missing.push(p);
+        }
+    }
+    Some(missing)
 }
 
 fn target_views(runner: &Runner) -> Vec<TargetView> {
