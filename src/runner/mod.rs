@@ -18,6 +18,7 @@ use crate::runbook::{Command, Runbook, Vars};
 use crate::secret::{Redactor, StreamRedactor};
 
 pub mod claims;
+mod follow;
 mod judge;
 pub mod monitor;
 mod open;

@@ -5,7 +5,9 @@
 //! redacts each event (failing closed), appends it with fsync, signs what must be signed under
 //! the same file lock, and only then tells the listener: what the UI shows as recorded is on
 //! disk. The same task follows the lines other processes append to the run, so the listener
-//! sees the file's order, never two interleaved streams.
+//! sees the file's order, never two interleaved streams. On the same tick it reads the output
+//! other processes' running commands spool ([`super::follow`]), so their output is shown live
+//! and always before the line that ends them.
 //!
 //! Channels:
 //! - the queue is unbounded: its producers are people and command lifecycles (a key press, a
@@ -23,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::claims::{Claim, Claims};
+use super::follow::Follower;
 use super::{RunnerError, RunnerEvent};
 use crate::journal::sign::SigningKey;
 use crate::journal::{Appended, Entry, Event, Journal, JournalError};
@@ -99,6 +102,9 @@ struct Task {
     key: Option<SigningKey>,
     listener: mpsc::Sender<RunnerEvent>,
     pending: Arc<AtomicUsize>,
+    run_dir: PathBuf,
+    /// Other processes' running commands whose output is read as it is spooled.
+    follower: Follower,
 }
 
 impl Writer {
@@ -123,6 +129,8 @@ impl Writer {
             key,
             listener,
             pending: pending.clone(),
+            run_dir: run_dir.clone(),
+            follower: Follower::new(super::process::session_id(), seen),
         };
         let join = tokio::spawn(task.run(rx));
         Writer {
@@ -303,6 +311,9 @@ impl Task {
         for e in new {
             self.tell(RunnerEvent::Recorded(Box::new(e))).await;
         }
+        for out in self.follower.poll(&self.run_dir) {
+            let _ = self.listener.send(out).await;
+        }
         self.reap().await
     }
 
@@ -342,9 +353,15 @@ impl Task {
         Ok(())
     }
 
-    async fn tell(&self, ev: RunnerEvent) {
-        if let (RunnerEvent::Recorded(e), Ok(mut c)) = (&ev, self.claims.lock()) {
-            c.observe(e);
+    async fn tell(&mut self, ev: RunnerEvent) {
+        if let RunnerEvent::Recorded(e) = &ev {
+            if let Ok(mut c) = self.claims.lock() {
+                c.observe(e);
+            }
+            // The rest of a followed command's output goes before the line that ends it.
+            for out in self.follower.on_line(&self.run_dir, e) {
+                let _ = self.listener.send(out).await;
+            }
         }
         // The listener going away (headless printer done, UI closed) is not an error: the
         // line is on disk either way.
