@@ -95,6 +95,7 @@ impl App {
             }
             RunnerEvent::Recorded(entry) => {
                 self.state.apply(&entry);
+                self.presence.apply(&entry);
                 if let Event::CommandFinished { started_seq, .. } = &entry.event {
                     self.end_term(*started_seq);
                     self.propose_from(&entry);

@@ -138,6 +138,22 @@ pub enum Event {
     WatchStopped {
         reason: String,
     },
+    /// An instance opened the run: who, from which process (`hostname:pid`), and in which mode
+    /// (`operator`, or `observer`: read-only).
+    Joined {
+        operator: String,
+        session: String,
+        #[serde(default = "operator_mode")]
+        mode: String,
+    },
+    /// An instance left the run: it quit, or it was found gone (its presence lock free) and
+    /// whoever noticed recorded it, once.
+    Left {
+        operator: String,
+        session: String,
+        #[serde(default)]
+        reason: String,
+    },
     /// Bytes found after the last complete line when the journal was opened, moved aside.
     TornTail {
         bytes: u64,
@@ -148,6 +164,10 @@ pub enum Event {
     Unrecorded {
         count: u64,
     },
+}
+
+fn operator_mode() -> String {
+    "operator".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -197,6 +217,8 @@ impl Event {
             Event::TornTail { .. } => "torn_tail",
             Event::Unrecorded { .. } => "unrecorded",
             Event::Seal { .. } => "seal",
+            Event::Joined { .. } => "joined",
+            Event::Left { .. } => "left",
         }
     }
 

@@ -381,6 +381,8 @@ impl RunState {
             }),
             Event::TornTail { saved_as, .. } => self.torn_tails.push((e.seq, saved_as.clone())),
             Event::Unrecorded { count } => self.unrecorded.push((e.seq, *count)),
+            // Presence is the app's to show; it changes nothing about the run's state.
+            Event::Joined { .. } | Event::Left { .. } => {}
         }
     }
 

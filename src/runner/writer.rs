@@ -16,6 +16,7 @@
 //!   never drops a line. Its consumer (the TUI loop, the headless printer) drains it without ever
 //!   sending into it, so the wait cannot deadlock.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::claims::{Claim, Claims};
 use super::follow::Follower;
+use super::presence::{self, Roster};
 use super::{RunnerError, RunnerEvent};
 use crate::journal::sign::SigningKey;
 use crate::journal::{Appended, Entry, Event, Journal, JournalError};
@@ -42,8 +44,12 @@ enum Job {
         event: Box<Event>,
         ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
     },
+    Signers(BTreeMap<String, Option<SigningKey>>),
     Shutdown,
 }
+
+/// The answer to one queued event, for a caller that must not wait for it in place.
+pub type Ack = oneshot::Receiver<Result<Entry, RunnerError>>;
 
 /// A handle on the writer: clone it freely; every clone feeds the same ordered queue.
 #[derive(Clone)]
@@ -79,6 +85,21 @@ impl Recorder {
         })
     }
 
+    /// Queue `event` now (its place in the order is taken here) and get its answer later: for
+    /// a signed line that may be refused, where the refusal must reach the person.
+    pub fn submit_acked(&self, event: Event) -> Result<Ack, RunnerError> {
+        let (ack, rx) = oneshot::channel();
+        self.enqueue(event, Some(ack))?;
+        Ok(rx)
+    }
+
+    /// The other operators of this process (pairing at one keyboard) and their keys: a signed
+    /// line is signed with the key of the operator it names, and refused when that operator
+    /// has none, never signed with someone else's. Applies to events queued after this.
+    pub fn set_signers(&self, signers: BTreeMap<String, Option<SigningKey>>) {
+        let _ = self.tx.send(Job::Signers(signers));
+    }
+
     /// Events queued but not yet written.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::SeqCst)
@@ -100,11 +121,15 @@ struct Task {
     claims: Arc<std::sync::Mutex<Claims>>,
     redactor: Redactor,
     key: Option<SigningKey>,
+    /// Other operators at this process's keys, and their own keys (`None`: not available).
+    others: BTreeMap<String, Option<SigningKey>>,
     listener: mpsc::Sender<RunnerEvent>,
     pending: Arc<AtomicUsize>,
     run_dir: PathBuf,
     /// Other processes' running commands whose output is read as it is spooled.
     follower: Follower,
+    /// Who joined the run and has not left: checked for instances that died.
+    roster: Roster,
 }
 
 impl Writer {
@@ -127,10 +152,12 @@ impl Writer {
             claims: Arc::new(std::sync::Mutex::new(Claims::from_entries(seen))),
             redactor,
             key,
+            others: BTreeMap::new(),
             listener,
             pending: pending.clone(),
             run_dir: run_dir.clone(),
             follower: Follower::new(super::process::session_id(), seen),
+            roster: Roster::new(super::process::session_id(), seen),
         };
         let join = tokio::spawn(task.run(rx));
         Writer {
@@ -177,7 +204,7 @@ impl Task {
                         // A refusal (someone else runs the step) is an answer, not a broken
                         // journal: it goes back to the asker only.
                         if let Err(e) = &result
-                            && !matches!(e, RunnerError::Held { .. })
+                            && !matches!(e, RunnerError::Held { .. } | RunnerError::NoKey { .. })
                         {
                             let _ = self.listener.send(RunnerEvent::JournalFailed(e.to_string())).await;
                         }
@@ -185,6 +212,7 @@ impl Task {
                             let _ = ack.send(result);
                         }
                     }
+                    Some(Job::Signers(s)) => self.others = s,
                     Some(Job::Shutdown) | None => break,
                 },
                 _ = follow.tick() => {
@@ -218,17 +246,21 @@ impl Task {
             let step = step.clone();
             return self.claim(event, step).await;
         }
-        let signer = self.key.clone().filter(|_| signed_kind(&event));
+        if let Event::Gate { operator, .. } = &mut event
+            && operator.is_none()
+        {
+            operator.clone_from(&self.operator);
+        }
+        let signer = if signed_kind(&event) {
+            self.signer_for(&event)?
+        } else {
+            None
+        };
         if let Event::Signoff {
             key_fingerprint, ..
         } = &mut event
         {
             *key_fingerprint = signer.as_ref().map(SigningKey::fingerprint);
-        }
-        if let Event::Gate { operator, .. } = &mut event
-            && operator.is_none()
-        {
-            operator.clone_from(&self.operator);
         }
         let handle = tokio::runtime::Handle::current();
         let (first, second, sign_error) = self
@@ -265,6 +297,23 @@ impl Task {
             return Err(RunnerError::Signing(e));
         }
         Ok(first.entry)
+    }
+
+    /// The key a signed line is signed with: that of the operator it names. The session's
+    /// operator without a key records unsigned (and says so); another operator without one is
+    /// refused, so no one's line is ever signed with someone else's key.
+    fn signer_for(&self, event: &Event) -> Result<Option<SigningKey>, RunnerError> {
+        let name = event.signer_name();
+        if name.is_none() || name == self.operator.as_deref() {
+            return Ok(self.key.clone());
+        }
+        let name = name.unwrap_or_default();
+        match self.others.get(name) {
+            Some(Some(k)) => Ok(Some(k.clone())),
+            _ => Err(RunnerError::NoKey {
+                operator: name.to_string(),
+            }),
+        }
     }
 
     /// Start a command only if no live process holds its step: the check and the
@@ -314,7 +363,41 @@ impl Task {
         for out in self.follower.poll(&self.run_dir) {
             let _ = self.listener.send(out).await;
         }
-        self.reap().await
+        self.reap().await?;
+        self.depart_gone().await
+    }
+
+    /// Record the departure of instances that died (their presence lock is free). Re-checked
+    /// under the journal lock against the lines appended meanwhile, so however many instances
+    /// notice at once, the departure is recorded once.
+    async fn depart_gone(&mut self) -> Result<(), RunnerError> {
+        for left in self.roster.gone(&self.run_dir) {
+            let Event::Left { session, .. } = &left else {
+                continue;
+            };
+            let session = session.clone();
+            let guarded = self
+                .with_journal(move |j| {
+                    let run_dir = j.dir().to_path_buf();
+                    j.append_guarded(left, |foreign| {
+                        presence::still_gone(&run_dir, &session, foreign)
+                            .then(Vec::new)
+                            .ok_or(())
+                    })
+                    .map_err(RunnerError::Journal)
+                })
+                .await?;
+            for e in guarded.foreign {
+                self.tell(RunnerEvent::Recorded(Box::new(e))).await;
+            }
+            for a in guarded.appended.unwrap_or_default() {
+                if let Event::Left { session, .. } = &a.entry.event {
+                    presence::clear(&self.run_dir, session);
+                }
+                self.tell(RunnerEvent::Recorded(Box::new(a.entry))).await;
+            }
+        }
+        Ok(())
     }
 
     /// End the claims of processes that are gone (another instance killed mid-command), so the
@@ -358,6 +441,7 @@ impl Task {
             if let Ok(mut c) = self.claims.lock() {
                 c.observe(e);
             }
+            self.roster.observe(e);
             // The rest of a followed command's output goes before the line that ends it.
             for out in self.follower.on_line(&self.run_dir, e) {
                 let _ = self.listener.send(out).await;
