@@ -170,7 +170,13 @@ fn two_instances_live_output_and_a_co_signer() {
     bob.wait_text("also here: ana", T);
 
     ana.keys(&["Enter"]);
-    let shown = bob.wait_text("first-line", T);
+    let pressed = Instant::now();
+    // Within a second of being printed, plus the time ana takes to start it.
+    let shown = bob.wait_text("first-line", Duration::from_secs(5));
+    eprintln!(
+        "first-line in bob's screen {:?} after ana's Enter",
+        pressed.elapsed()
+    );
     // The command is still waiting for GO: the second line does not exist anywhere yet.
     assert!(!f.go.exists());
     assert!(!shown.contains("second-line"), "{shown}");
