@@ -400,10 +400,12 @@ fn operators_switch_at_one_keyboard_and_each_signs_with_their_own_key() {
         let cmd = format!("({}); echo EXITED $?; sleep 600", f.cmd("ana", cfg, &args));
         let t = Tmux::start(&format!("switch-{bob_has_key}"), 140, 30, &cmd);
         t.wait_text("⌨ ana", T);
-        t.keys(&["Enter"]);
-        t.wait_text("✓", T);
         t.keys(&["o"]);
         t.wait_text("⌨ bob", T);
+        // Bob runs the command: it is recorded as his.
+        t.keys(&["Enter"]);
+        t.wait_text("c on local (bob)", T);
+        t.wait_text("✓", T);
         t.keys(&["s"]);
         if bob_has_key {
             let d = t.wait_text("Sign off step `one`", T);
@@ -453,6 +455,11 @@ fn operators_switch_at_one_keyboard_and_each_signs_with_their_own_key() {
             ("ana".to_string(), Some(f.fingerprint("ana")))
         };
         assert_eq!(signoffs, [expected]);
+        let started_by = entries(&run).iter().find_map(|e| match &e.event {
+            Event::CommandStarted { operator, .. } => Some(operator.clone()),
+            _ => None,
+        });
+        assert_eq!(started_by.as_deref(), Some("bob"));
         assert_verifies(&f, &run);
     }
 }

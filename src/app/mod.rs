@@ -46,6 +46,8 @@ pub enum Effect {
     StartMonitor,
     StopMonitor,
     Record(Event),
+    /// Another operator is at the keys: the engine's lines are written in their name.
+    Acting(String),
     AnswerHostKey {
         id: u64,
         decision: TrustDecision,

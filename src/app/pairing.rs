@@ -98,7 +98,7 @@ impl App {
             (None, Some(why)) => format!("{} is at the keys; cannot sign: {why}", next.name),
             (None, None) => format!("{} is at the keys (no signing key)", next.name),
         });
-        Vec::new()
+        vec![Effect::Acting(next.name)]
     }
 
     /// A sign-off for the operator at the keys, if they can sign: one whose key is missing is

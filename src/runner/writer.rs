@@ -45,6 +45,7 @@ enum Job {
         ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
     },
     Signers(BTreeMap<String, Option<SigningKey>>),
+    Acting(String),
     Shutdown,
 }
 
@@ -100,6 +101,13 @@ impl Recorder {
         let _ = self.tx.send(Job::Signers(signers));
     }
 
+    /// Who is at this process's keys from now on (pairing at one keyboard): the lines the
+    /// engine writes in the session operator's name (a command's start, a watch's start) are
+    /// written in theirs. Ordered with the events queued around it.
+    pub fn set_acting(&self, name: String) {
+        let _ = self.tx.send(Job::Acting(name));
+    }
+
     /// Events queued but not yet written.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::SeqCst)
@@ -123,6 +131,8 @@ struct Task {
     key: Option<SigningKey>,
     /// Other operators at this process's keys, and their own keys (`None`: not available).
     others: BTreeMap<String, Option<SigningKey>>,
+    /// Who is at the keys, when it is not `operator`.
+    acting: Option<String>,
     listener: mpsc::Sender<RunnerEvent>,
     pending: Arc<AtomicUsize>,
     run_dir: PathBuf,
@@ -153,6 +163,7 @@ impl Writer {
             redactor,
             key,
             others: BTreeMap::new(),
+            acting: None,
             listener,
             pending: pending.clone(),
             run_dir: run_dir.clone(),
@@ -213,6 +224,7 @@ impl Task {
                         }
                     }
                     Some(Job::Signers(s)) => self.others = s,
+                    Some(Job::Acting(name)) => self.acting = Some(name),
                     Some(Job::Shutdown) | None => break,
                 },
                 _ = follow.tick() => {
@@ -242,6 +254,14 @@ impl Task {
 
     async fn append(&mut self, event: Event) -> Result<Entry, RunnerError> {
         let mut event = redact_event(&self.redactor, event)?;
+        if let (
+            Some(acting),
+            Event::CommandStarted { operator, .. } | Event::WatchStarted { operator },
+        ) = (&self.acting, &mut event)
+            && Some(operator.as_str()) == self.operator.as_deref()
+        {
+            operator.clone_from(acting);
+        }
         if let Event::CommandStarted { step, .. } = &event {
             let step = step.clone();
             return self.claim(event, step).await;

@@ -141,6 +141,7 @@ impl Runtime<'_> {
                     }
                     Effect::StopMonitor => monitor_stop.cancel(),
                     Effect::Record(ev) if ev.is_signed_kind() => self.record_signed(ev),
+                    Effect::Acting(name) => self.runner.recorder().set_acting(name),
                     Effect::Record(ev) => {
                         if let Err(e) = self.runner.submit(ev) {
                             let fail = RunnerEvent::JournalFailed(e.to_string());
