@@ -8,7 +8,8 @@ use crate::exec::target::TargetOptions;
 use crate::journal::{self, Event};
 use crate::runner::RUNBOOK_COPY;
 
-/// Stands in for a secret value an observer never has: nothing is run, so it is never used.
+/// Stands in for a value an observer does not have (a secret, or one no step has needed yet):
+/// nothing is run, so it is never used.
 const NOT_AVAILABLE: &str = "[secret: not available to an observer]";
 
 pub async fn observe_cmd(run_dir: &Path, global: &Global) -> i32 {
@@ -37,6 +38,11 @@ pub async fn observe_cmd(run_dir: &Path, global: &Global) -> i32 {
                 .iter()
                 .map(|n| (n.clone(), NOT_AVAILABLE.to_string())),
         );
+    }
+    // Values the run never needed (a step not run yet asks for its own) are not asked for
+    // either: an observer runs nothing.
+    if let Ok((_, missing)) = rb.resolve_vars(&given) {
+        given.extend(missing.into_iter().map(|n| (n, NOT_AVAILABLE.to_string())));
     }
     let mut opts = global.session_options(TargetOptions::default());
     opts.observe = true;
