@@ -36,6 +36,9 @@ use crate::secret::Redactor;
 /// How often the writer looks for lines other processes appended.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
 
+/// Departures of dead instances recorded per follow tick, at most.
+const DEPARTURES_PER_TICK: usize = 8;
+
 /// Where a run's record of events that never reached the journal is left for the next session.
 pub const UNRECORDED_FILE: &str = "unrecorded";
 
@@ -391,7 +394,13 @@ impl Task {
     /// under the journal lock against the lines appended meanwhile, so however many instances
     /// notice at once, the departure is recorded once.
     async fn depart_gone(&mut self) -> Result<(), RunnerError> {
-        for left in self.roster.gone(&self.run_dir) {
+        // A few per tick: a journal full of made-up `joined` lines cannot stall the writer.
+        for left in self
+            .roster
+            .gone(&self.run_dir)
+            .into_iter()
+            .take(DEPARTURES_PER_TICK)
+        {
             let Event::Left { session, .. } = &left else {
                 continue;
             };
