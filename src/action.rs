@@ -31,6 +31,8 @@ pub enum Action {
     SearchPrev,
     Help,
     Detail,
+    /// Pairing at one keyboard: the next of the run's operators is at the keys.
+    SwitchOperator,
     Escape,
     Quit,
     #[serde(skip)]
@@ -85,6 +87,22 @@ pub struct Hit {
 }
 
 impl Action {
+    /// Does it change the run (run, tick, sign, waive, note, cancel, monitor, act as someone)?
+    /// An observer has none of these.
+    pub fn acts(&self) -> bool {
+        matches!(
+            self,
+            Action::RunNext
+                | Action::ToggleCheck
+                | Action::SignOff
+                | Action::Waive
+                | Action::Note
+                | Action::CancelCommand
+                | Action::Monitor
+                | Action::SwitchOperator
+        )
+    }
+
     /// What the action does, for the help overlay.
     pub fn describe(&self) -> &'static str {
         match self {
@@ -109,6 +127,7 @@ impl Action {
             Action::SearchPrev => "log: previous match",
             Action::Help => "show / hide this help",
             Action::Detail => "show the focused thing in full (Esc closes)",
+            Action::SwitchOperator => "switch who is at the keys (--operators)",
             Action::Escape => "close the dialog or overlay",
             Action::Quit => "quit (asks first if a command is running)",
             Action::Internal(_) => "",

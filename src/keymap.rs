@@ -32,6 +32,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("N", "search_prev"),
     ("?", "help"),
     ("v", "detail"),
+    ("o", "switch_operator"),
     ("esc", "escape"),
     ("q", "quit"),
     ("ctrl-c", "quit"),
@@ -163,6 +164,13 @@ impl Keymap {
             }
         }
         (km, errors)
+    }
+
+    /// The same keys without any that change the run: an observer's keymap, so nothing that
+    /// runs, ticks, signs, waives or notes is bound (nor shown in help and hints).
+    pub fn read_only(mut self) -> Keymap {
+        self.map.retain(|(_, a)| !a.acts());
+        self
     }
 
     pub fn action(&self, e: &KeyEvent) -> Option<Action> {

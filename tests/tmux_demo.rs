@@ -30,7 +30,13 @@ fn demo_first_step_signed_off_and_exported() {
     let journal = run.join("journal.jsonl");
 
     // The first whole frame (a capture can catch one half drawn): every pane is there.
-    let panes = ["Steps 0/11", "Checklist", "Log · preflight", "SHUT", "Enter run"];
+    let panes = [
+        "Steps 0/11",
+        "Checklist",
+        "Log · preflight",
+        "SHUT",
+        "Enter run",
+    ];
     t.wait_for("every pane of the first frame", T, |s| {
         panes.iter().all(|p| s.contains(p))
     });

@@ -49,6 +49,7 @@ impl App {
             Pane::Steps => {
                 doc.title = format!("Step · {}", step.id);
                 self.step_lines(&mut doc.lines);
+                self.presence_lines(&mut doc.lines);
             }
             Pane::Checklist => {
                 doc.title = format!("Checklist · {}", step.id);

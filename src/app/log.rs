@@ -105,6 +105,7 @@ impl App {
             RunnerEvent::Recorded(entry) => {
                 self.state.apply(&entry);
                 self.seen(&entry);
+                self.presence.apply(&entry);
                 if let Event::CommandFinished { started_seq, .. } = &entry.event {
                     self.end_term(*started_seq);
                     self.propose_from(&entry);

@@ -7,6 +7,7 @@ pub mod ansi;
 mod detail;
 pub mod dialog;
 mod log;
+pub mod pairing;
 pub mod scrollback;
 pub mod view;
 
@@ -26,6 +27,7 @@ use crate::keymap::Keymap;
 use crate::runbook::{Runbook, Vars};
 use crate::secret::SecretString;
 pub use dialog::{Dialog, DialogResult};
+pub use pairing::{OperatorView, Presence};
 
 pub use crate::action::Pane;
 
@@ -48,6 +50,8 @@ pub enum Effect {
     StartMonitor,
     StopMonitor,
     Record(Event),
+    /// Another operator is at the keys: the engine's lines are written in their name.
+    Acting(String),
     AnswerHostKey {
         id: u64,
         decision: TrustDecision,
@@ -125,6 +129,12 @@ pub struct App {
     pub signing_key: Option<String>,
     pub ticks: u64,
     pub run_dir: String,
+    /// Everyone who may be at the keys (pairing at one keyboard); `operator` is the one who is.
+    pub operators: Vec<OperatorView>,
+    /// Read-only: no key that changes the run acts.
+    pub observer: bool,
+    /// Who has the run open, from the journal's `joined` and `left` lines.
+    pub presence: Presence,
     gate_recorded: Option<bool>,
     pub quit: bool,
 }
@@ -138,6 +148,8 @@ impl App {
         keymap: Keymap,
     ) -> App {
         let state = RunState::from_entries(entries);
+        let mut presence = Presence::default();
+        entries.iter().for_each(|e| presence.apply(e));
         let verdict = gate::evaluate(&runbook, &state);
         let proven = crate::evidence::seal::evaluate_entries(&runbook, entries, None);
         let gate_recorded = state.gate.as_ref().map(|g| g.0);
@@ -173,6 +185,9 @@ impl App {
             signing_key: None,
             ticks: 0,
             run_dir: String::new(),
+            operators: Vec::new(),
+            observer: false,
+            presence,
             gate_recorded,
             quit: false,
         };
@@ -246,6 +261,10 @@ impl App {
             self.help = false;
             return Vec::new();
         }
+        if self.observer && action.acts() {
+            self.message = Some("OBSERVER: read-only, nothing here changes the run".into());
+            return Vec::new();
+        }
         let n_steps = self.runbook.steps.len();
         let n_checks = self.step().checklist.len();
         match action {
@@ -284,11 +303,13 @@ impl App {
             Action::ToggleCheck => return self.toggle_check(),
             Action::SignOff => {
                 let st = self.status_of(self.selected);
-                if st.is_done() {
+                if let Some(refused) = self.signoff_refusal() {
+                    self.message = Some(refused);
+                } else if st.is_done() {
                     self.dialog = Some(Dialog::SignOff {
                         step: self.step().id.clone(),
                         note: dialog::text_area("what you checked, anything odd"),
-                        signer: self.signing_key.clone(),
+                        signer: self.signer_line(),
                     });
                 } else {
                     self.message = Some(format!(
@@ -351,6 +372,7 @@ impl App {
             Action::SearchPrev => self.search_step(false),
             Action::Help => self.help = true,
             Action::Detail => self.toggle_detail(),
+            Action::SwitchOperator => return self.switch_operator(),
             Action::Escape => {
                 self.message = None;
                 self.search = None;

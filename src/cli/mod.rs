@@ -2,6 +2,7 @@
 
 pub mod demo;
 mod evidence;
+mod observe;
 mod plan;
 mod run;
 mod signoff;
@@ -50,6 +51,10 @@ pub struct Global {
     /// Who is acting (default: `operator` in the config file, else the login name).
     #[arg(long, global = true)]
     pub operator: Option<String>,
+    /// Everyone who may be at this instance's keys, comma-separated (`o` switches who is);
+    /// each signs with their own key (see `[operators.NAME]` in the config).
+    #[arg(long, global = true, value_delimiter = ',', value_name = "NAMES")]
+    pub operators: Vec<String>,
     /// Where runs and logs are kept (default: the platform data dir).
     #[arg(long, env = "REHEARSE_STATE_DIR", global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -129,6 +134,9 @@ pub enum Cmd {
         #[arg(long)]
         unsigned: bool,
     },
+    /// Open a run read-only, as an observer: everything followed live (command output,
+    /// sign-offs, who is here); no key that runs, ticks, signs, waives or notes acts.
+    Observe { run_dir: PathBuf },
     /// Open the demo runbook against an embedded SSH host on 127.0.0.1 (nothing to install).
     Demo {
         /// Run this step headless instead of opening the TUI.
@@ -198,6 +206,8 @@ impl Global {
         }
         SessionOptions {
             operator: self.operator.clone(),
+            operators: self.operators.clone(),
+            observe: false,
             state_dir: self.state_dir.clone(),
             signing_key: self.signing_key.clone(),
             targets,
@@ -240,6 +250,16 @@ pub async fn open_tui(
     targets: TargetOptions,
 ) -> i32 {
     let opts = global.session_options(targets);
+    open_tui_with(rb, vars, run_dir, global, opts).await
+}
+
+async fn open_tui_with(
+    rb: Runbook,
+    vars: Vec<(String, String)>,
+    run_dir: Option<PathBuf>,
+    global: &Global,
+    opts: crate::session::SessionOptions,
+) -> i32 {
     match crate::tui::open(rb, vars, run_dir, opts, global.theme.clone()).await {
         Ok(dir) => {
             eprintln!("run: {}", dir.display());
@@ -347,6 +367,7 @@ pub fn main(cli: Cli) -> i32 {
             }
             Err(c) => c,
         },
+        Some(Cmd::Observe { run_dir }) => rt.block_on(observe::observe_cmd(&run_dir, &cli.global)),
         Some(Cmd::Demo { step, runbook }) => rt.block_on(crate::cli::demo::main(
             step,
             runbook,

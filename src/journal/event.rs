@@ -161,6 +161,22 @@ pub enum Event {
         operator: String,
         reason: String,
     },
+    /// An instance opened the run: who, from which process (`hostname:pid`), and in which mode
+    /// (`operator`, or `observer`: read-only).
+    Joined {
+        operator: String,
+        session: String,
+        #[serde(default = "operator_mode")]
+        mode: String,
+    },
+    /// An instance left the run: it quit, or it was found gone (its presence lock free) and
+    /// whoever noticed recorded it, once.
+    Left {
+        operator: String,
+        session: String,
+        #[serde(default)]
+        reason: String,
+    },
     /// Bytes found after the last complete line when the journal was opened, moved aside.
     TornTail {
         bytes: u64,
@@ -171,6 +187,10 @@ pub enum Event {
     Unrecorded {
         count: u64,
     },
+}
+
+fn operator_mode() -> String {
+    "operator".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -223,6 +243,8 @@ impl Event {
             Event::Captured { .. } => "captured",
             Event::OrderWaiver { .. } => "order_waiver",
             Event::MonitorAck { .. } => "monitor_ack",
+            Event::Joined { .. } => "joined",
+            Event::Left { .. } => "left",
         }
     }
 

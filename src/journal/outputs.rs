@@ -1,9 +1,13 @@
 //! Command output on disk: `RUN_DIR/outputs/<sha256>`, named by the digest of its (already
 //! redacted) content. While a command runs its output goes to `outputs/partial-<seq>`, so what
 //! arrived before a crash or a dropped connection is kept and can be finished later.
+//!
+//! The spool is written through (no buffer in this process): other instances on the run follow
+//! it as it grows to show the command live, so a line must reach the file when it arrives, not
+//! when a buffer fills.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -27,7 +31,7 @@ pub fn checked_output_path(run_dir: &Path, sha256: &str) -> io::Result<PathBuf> 
     }
 }
 
-fn partial_path(run_dir: &Path, started_seq: u64) -> PathBuf {
+pub fn partial_path(run_dir: &Path, started_seq: u64) -> PathBuf {
     run_dir
         .join(OUTPUTS_DIR)
         .join(format!("partial-{started_seq}"))
@@ -37,7 +41,7 @@ fn partial_path(run_dir: &Path, started_seq: u64) -> PathBuf {
 pub struct OutputSpool {
     run_dir: PathBuf,
     partial: PathBuf,
-    file: BufWriter<File>,
+    file: File,
     hasher: Sha256,
     len: u64,
 }
@@ -46,7 +50,7 @@ impl OutputSpool {
     pub fn create(run_dir: &Path, started_seq: u64) -> io::Result<OutputSpool> {
         fs::create_dir_all(run_dir.join(OUTPUTS_DIR))?;
         let partial = partial_path(run_dir, started_seq);
-        let file = BufWriter::with_capacity(256 * 1024, File::create(&partial)?);
+        let file = File::create(&partial)?;
         Ok(OutputSpool {
             run_dir: run_dir.to_path_buf(),
             partial,
@@ -70,18 +74,14 @@ impl OutputSpool {
         self.len == 0
     }
 
-    /// Flush what is buffered so a crash loses as little as possible.
+    /// Nothing is buffered here; kept so callers can say where durability matters.
     pub fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
 
     /// Make the output durable under its digest. Returns (sha256, length).
     pub fn finish(self) -> io::Result<(String, u64)> {
-        let file = self
-            .file
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)?;
-        file.sync_all()?;
+        self.file.sync_all()?;
         let sha = hex::encode(self.hasher.finalize());
         seal(&self.run_dir, &self.partial, &sha)?;
         Ok((sha, self.len))
@@ -142,4 +142,46 @@ pub fn read_tail(run_dir: &Path, sha256: &str, max: u64) -> io::Result<Vec<u8>> 
 /// A digest field as it must be before it is used anywhere, least of all in a path.
 pub fn is_digest(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// What [`read_from`] found: the bytes after `offset` (at most `max`), where the next read
+/// starts, and how many bytes were passed over to stay within `max`.
+#[derive(Debug, Default, PartialEq)]
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub next: u64,
+    pub skipped: u64,
+}
+
+/// Read what a file holds after `offset`, at most `max` bytes: when more is there, the oldest
+/// part is skipped, so a follower that fell behind catches up with bounded memory. A file that
+/// does not exist (yet, or any more) reads as nothing.
+pub fn read_from(path: &Path, offset: u64, max: u64) -> io::Result<Chunk> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(Chunk {
+                next: offset,
+                ..Chunk::default()
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    if len <= offset {
+        return Ok(Chunk {
+            next: offset,
+            ..Chunk::default()
+        });
+    }
+    let start = offset.max(len - max.min(len));
+    f.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    f.take(len - start).read_to_end(&mut bytes)?;
+    Ok(Chunk {
+        next: start + bytes.len() as u64,
+        skipped: start - offset,
+        bytes,
+    })
 }

@@ -119,7 +119,30 @@ pub async fn discover(explicit: Option<&Path>, home: &Path) -> Result<Option<Sig
     Ok(None)
 }
 
-fn load_file(p: &Path) -> Result<SigningKey, String> {
+/// The agent's key whose comment or `SHA256:` fingerprint is `wanted`: how one operator's key
+/// is told from another's when several sit in one agent. `None` if there is no agent or no
+/// such key.
+pub async fn from_agent(wanted: &str) -> Option<SigningKey> {
+    std::env::var_os("SSH_AUTH_SOCK")?;
+    let mut agent = AgentClient::connect_env().await.ok()?;
+    let ids = agent.request_identities().await.ok()?;
+    ids.into_iter().find_map(|id| match id {
+        russh::keys::agent::AgentIdentity::PublicKey { key, comment }
+            if comment == wanted || key.fingerprint(HASH_FP).to_string() == wanted =>
+        {
+            Some(SigningKey {
+                public: key,
+                source: Source::Agent,
+                origin: format!("ssh-agent ({comment})"),
+            })
+        }
+        _ => None,
+    })
+}
+
+const HASH_FP: HashAlg = HashAlg::Sha256;
+
+pub fn load_file(p: &Path) -> Result<SigningKey, String> {
     let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     let key = russh::keys::decode_secret_key(&text, None).map_err(|e| match e {
         russh::keys::Error::KeyIsEncrypted => {

@@ -438,6 +438,8 @@ impl RunState {
                 self.monitor_acks
                     .push((e.seq, operator.clone(), reason.clone()));
             }
+            // Presence is the app's to show; it changes nothing about the run's state.
+            Event::Joined { .. } | Event::Left { .. } => {}
         }
     }
 

@@ -20,9 +20,11 @@ use crate::secret::{Redactor, StreamRedactor};
 pub mod claims;
 pub mod display;
 mod flow;
+mod follow;
 mod judge;
 pub mod monitor;
 mod open;
+pub mod presence;
 pub mod process;
 pub mod writer;
 pub use judge::{CommandResult, judge};
@@ -88,6 +90,10 @@ pub enum RunnerError {
     Redaction(String),
     #[error("the sign-off was recorded UNSIGNED: {0}")]
     Signing(String),
+    #[error(
+        "REFUSED: {operator} has no signing key available in this session, and nobody signs with someone else's key; nothing was recorded. Give {operator} a key: an ssh-agent key with comment {operator}, or [operators.{operator}] signing_key in config.toml"
+    )]
+    NoKey { operator: String },
     #[error("the journal writer has stopped; nothing more can be recorded in this session")]
     WriterGone,
     #[error(
@@ -193,6 +199,11 @@ impl Runner {
     /// signed with the operator's key and their signature line follows them.
     pub async fn record(&self, event: Event) -> Result<Entry, RunnerError> {
         self.writer.recorder().record(event).await
+    }
+
+    /// The writer's queue itself: for answers that come later, and for other operators' keys.
+    pub fn recorder(&self) -> &Recorder {
+        self.writer.recorder()
     }
 
     /// Queue an event without waiting (the TUI: the line shows when the writer reports it).

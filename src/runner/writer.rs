@@ -5,7 +5,9 @@
 //! redacts each event (failing closed), appends it with fsync, signs what must be signed under
 //! the same file lock, and only then tells the listener: what the UI shows as recorded is on
 //! disk. The same task follows the lines other processes append to the run, so the listener
-//! sees the file's order, never two interleaved streams.
+//! sees the file's order, never two interleaved streams. On the same tick it reads the output
+//! other processes' running commands spool ([`super::follow`]), so their output is shown live
+//! and always before the line that ends them.
 //!
 //! Channels:
 //! - the queue is unbounded: its producers are people and command lifecycles (a key press, a
@@ -14,6 +16,7 @@
 //!   never drops a line. Its consumer (the TUI loop, the headless printer) drains it without ever
 //!   sending into it, so the wait cannot deadlock.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::claims::{Claim, Claims};
+use super::follow::Follower;
+use super::presence::{self, Roster};
 use super::{RunnerError, RunnerEvent};
 use crate::journal::sign::SigningKey;
 use crate::journal::{Appended, Entry, Event, Journal, JournalError};
@@ -30,6 +35,9 @@ use crate::secret::Redactor;
 
 /// How often the writer looks for lines other processes appended.
 pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// Departures of dead instances recorded per follow tick, at most.
+const DEPARTURES_PER_TICK: usize = 8;
 
 /// Where a run's record of events that never reached the journal is left for the next session.
 pub const UNRECORDED_FILE: &str = "unrecorded";
@@ -39,8 +47,13 @@ enum Job {
         event: Box<Event>,
         ack: Option<oneshot::Sender<Result<Entry, RunnerError>>>,
     },
+    Signers(BTreeMap<String, Option<SigningKey>>),
+    Acting(String),
     Shutdown,
 }
+
+/// The answer to one queued event, for a caller that must not wait for it in place.
+pub type Ack = oneshot::Receiver<Result<Entry, RunnerError>>;
 
 /// A handle on the writer: clone it freely; every clone feeds the same ordered queue.
 #[derive(Clone)]
@@ -76,6 +89,28 @@ impl Recorder {
         })
     }
 
+    /// Queue `event` now (its place in the order is taken here) and get its answer later: for
+    /// a signed line that may be refused, where the refusal must reach the person.
+    pub fn submit_acked(&self, event: Event) -> Result<Ack, RunnerError> {
+        let (ack, rx) = oneshot::channel();
+        self.enqueue(event, Some(ack))?;
+        Ok(rx)
+    }
+
+    /// The other operators of this process (pairing at one keyboard) and their keys: a signed
+    /// line is signed with the key of the operator it names, and refused when that operator
+    /// has none, never signed with someone else's. Applies to events queued after this.
+    pub fn set_signers(&self, signers: BTreeMap<String, Option<SigningKey>>) {
+        let _ = self.tx.send(Job::Signers(signers));
+    }
+
+    /// Who is at this process's keys from now on (pairing at one keyboard): the lines the
+    /// engine writes in the session operator's name (a command's start, a watch's start) are
+    /// written in theirs. Ordered with the events queued around it.
+    pub fn set_acting(&self, name: String) {
+        let _ = self.tx.send(Job::Acting(name));
+    }
+
     /// Events queued but not yet written.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::SeqCst)
@@ -97,8 +132,17 @@ struct Task {
     claims: Arc<std::sync::Mutex<Claims>>,
     redactor: Redactor,
     key: Option<SigningKey>,
+    /// Other operators at this process's keys, and their own keys (`None`: not available).
+    others: BTreeMap<String, Option<SigningKey>>,
+    /// Who is at the keys, when it is not `operator`.
+    acting: Option<String>,
     listener: mpsc::Sender<RunnerEvent>,
     pending: Arc<AtomicUsize>,
+    run_dir: PathBuf,
+    /// Other processes' running commands whose output is read as it is spooled.
+    follower: Follower,
+    /// Who joined the run and has not left: checked for instances that died.
+    roster: Roster,
 }
 
 impl Writer {
@@ -121,8 +165,13 @@ impl Writer {
             claims: Arc::new(std::sync::Mutex::new(Claims::from_entries(seen))),
             redactor,
             key,
+            others: BTreeMap::new(),
+            acting: None,
             listener,
             pending: pending.clone(),
+            run_dir: run_dir.clone(),
+            follower: Follower::new(super::process::session_id(), seen),
+            roster: Roster::new(super::process::session_id(), seen),
         };
         let join = tokio::spawn(task.run(rx));
         Writer {
@@ -169,7 +218,7 @@ impl Task {
                         // A refusal (someone else runs the step) is an answer, not a broken
                         // journal: it goes back to the asker only.
                         if let Err(e) = &result
-                            && !matches!(e, RunnerError::Held { .. })
+                            && !matches!(e, RunnerError::Held { .. } | RunnerError::NoKey { .. })
                         {
                             let _ = self.listener.send(RunnerEvent::JournalFailed(e.to_string())).await;
                         }
@@ -177,6 +226,8 @@ impl Task {
                             let _ = ack.send(result);
                         }
                     }
+                    Some(Job::Signers(s)) => self.others = s,
+                    Some(Job::Acting(name)) => self.acting = Some(name),
                     Some(Job::Shutdown) | None => break,
                 },
                 _ = follow.tick() => {
@@ -206,21 +257,33 @@ impl Task {
 
     async fn append(&mut self, event: Event) -> Result<Entry, RunnerError> {
         let mut event = redact_event(&self.redactor, event)?;
+        if let (
+            Some(acting),
+            Event::CommandStarted { operator, .. } | Event::WatchStarted { operator },
+        ) = (&self.acting, &mut event)
+            && Some(operator.as_str()) == self.operator.as_deref()
+        {
+            operator.clone_from(acting);
+        }
         if let Event::CommandStarted { step, .. } = &event {
             let step = step.clone();
             return self.claim(event, step).await;
-        }
-        let signer = self.key.clone().filter(|_| signed_kind(&event));
-        if let Event::Signoff {
-            key_fingerprint, ..
-        } = &mut event
-        {
-            *key_fingerprint = signer.as_ref().map(SigningKey::fingerprint);
         }
         if let Event::Gate { operator, .. } = &mut event
             && operator.is_none()
         {
             operator.clone_from(&self.operator);
+        }
+        let signer = if signed_kind(&event) {
+            self.signer_for(&event)?
+        } else {
+            None
+        };
+        if let Event::Signoff {
+            key_fingerprint, ..
+        } = &mut event
+        {
+            *key_fingerprint = signer.as_ref().map(SigningKey::fingerprint);
         }
         let handle = tokio::runtime::Handle::current();
         let (first, second, sign_error) = self
@@ -257,6 +320,23 @@ impl Task {
             return Err(RunnerError::Signing(e));
         }
         Ok(first.entry)
+    }
+
+    /// The key a signed line is signed with: that of the operator it names. The session's
+    /// operator without a key records unsigned (and says so); another operator without one is
+    /// refused, so no one's line is ever signed with someone else's key.
+    fn signer_for(&self, event: &Event) -> Result<Option<SigningKey>, RunnerError> {
+        let name = event.signer_name();
+        if name.is_none() || name == self.operator.as_deref() {
+            return Ok(self.key.clone());
+        }
+        let name = name.unwrap_or_default();
+        match self.others.get(name) {
+            Some(Some(k)) => Ok(Some(k.clone())),
+            _ => Err(RunnerError::NoKey {
+                operator: name.to_string(),
+            }),
+        }
     }
 
     /// Start a command only if no live process holds its step: the check and the
@@ -303,7 +383,50 @@ impl Task {
         for e in new {
             self.tell(RunnerEvent::Recorded(Box::new(e))).await;
         }
-        self.reap().await
+        for out in self.follower.poll(&self.run_dir) {
+            let _ = self.listener.send(out).await;
+        }
+        self.reap().await?;
+        self.depart_gone().await
+    }
+
+    /// Record the departure of instances that died (their presence lock is free). Re-checked
+    /// under the journal lock against the lines appended meanwhile, so however many instances
+    /// notice at once, the departure is recorded once.
+    async fn depart_gone(&mut self) -> Result<(), RunnerError> {
+        // A few per tick: a journal full of made-up `joined` lines cannot stall the writer.
+        for left in self
+            .roster
+            .gone(&self.run_dir)
+            .into_iter()
+            .take(DEPARTURES_PER_TICK)
+        {
+            let Event::Left { session, .. } = &left else {
+                continue;
+            };
+            let session = session.clone();
+            let guarded = self
+                .with_journal(move |j| {
+                    let run_dir = j.dir().to_path_buf();
+                    j.append_guarded(left, |foreign| {
+                        presence::still_gone(&run_dir, &session, foreign)
+                            .then(Vec::new)
+                            .ok_or(())
+                    })
+                    .map_err(RunnerError::Journal)
+                })
+                .await?;
+            for e in guarded.foreign {
+                self.tell(RunnerEvent::Recorded(Box::new(e))).await;
+            }
+            for a in guarded.appended.unwrap_or_default() {
+                if let Event::Left { session, .. } = &a.entry.event {
+                    presence::clear(&self.run_dir, session);
+                }
+                self.tell(RunnerEvent::Recorded(Box::new(a.entry))).await;
+            }
+        }
+        Ok(())
     }
 
     /// End the claims of processes that are gone (another instance killed mid-command), so the
@@ -342,9 +465,16 @@ impl Task {
         Ok(())
     }
 
-    async fn tell(&self, ev: RunnerEvent) {
-        if let (RunnerEvent::Recorded(e), Ok(mut c)) = (&ev, self.claims.lock()) {
-            c.observe(e);
+    async fn tell(&mut self, ev: RunnerEvent) {
+        if let RunnerEvent::Recorded(e) = &ev {
+            if let Ok(mut c) = self.claims.lock() {
+                c.observe(e);
+            }
+            self.roster.observe(e);
+            // The rest of a followed command's output goes before the line that ends it.
+            for out in self.follower.on_line(&self.run_dir, e) {
+                let _ = self.listener.send(out).await;
+            }
         }
         // The listener going away (headless printer done, UI closed) is not an error: the
         // line is on disk either way.

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use crate::exec::target::{self, TargetOptions};
 use crate::exec::{Executor, Prompter};
 use crate::journal::allowed_signers::AllowedSigners;
+use crate::journal::sign;
 use crate::runbook::{Runbook, Vars};
 use crate::runner::{Opened, Operator, Runner, RunnerError, RunnerEvent};
 pub use settings::Settings;
@@ -23,6 +24,11 @@ pub use settings::Settings;
 #[derive(Clone, Default)]
 pub struct SessionOptions {
     pub operator: Option<String>,
+    /// Everyone who may be at this instance's keys (`--operators ana,bob`); the operator is
+    /// one of them.
+    pub operators: Vec<String>,
+    /// Open the run read-only (`rehearse observe`): nothing this instance does changes it.
+    pub observe: bool,
     pub state_dir: Option<PathBuf>,
     pub signing_key: Option<PathBuf>,
     /// Pins, in-memory keys and the ssh_config path for the executors.
@@ -48,8 +54,18 @@ pub struct Session {
     pub vars: Vars,
     pub executors: BTreeMap<String, Arc<dyn Executor>>,
     pub operator: Operator,
+    /// Everyone who may be at the keys, the operator first; see [`Teammate`].
+    pub operators: Vec<Teammate>,
     pub settings: Settings,
     pub state_dir: PathBuf,
+}
+
+/// One of the people who may be at the keys, with their own signing key, or why there is none
+/// (their sign-offs are then refused: nobody signs with someone else's key).
+#[derive(Debug, Clone)]
+pub struct Teammate {
+    pub operator: Operator,
+    pub missing: Option<String>,
 }
 
 impl Session {
@@ -71,11 +87,13 @@ impl Session {
         let executors = target::executors(&runbook, &vars, &opts.targets, prompter)
             .map_err(SessionError::Targets)?;
         let operator = operator(opts, &settings).await?;
+        let operators = teammates(&operator, opts, &settings).await;
         Ok(Session {
             runbook: Arc::new(runbook),
             vars,
             executors,
             operator,
+            operators,
             state_dir: paths::state_dir(opts.state_dir.as_deref()),
             settings,
         })
@@ -132,18 +150,89 @@ pub async fn operator(
         .operator
         .clone()
         .or_else(|| settings.operator.clone())
+        .or_else(|| opts.operators.first().cloned())
         .unwrap_or_else(target::login_name);
     let explicit = opts
         .signing_key
         .clone()
-        .or_else(|| settings.signing_key.clone());
-    let key = crate::journal::sign::discover(explicit.as_deref(), &target::home_dir())
-        .await
-        .map_err(SessionError::Signer)?;
+        .or_else(|| settings.signing_key.clone())
+        .or_else(|| {
+            settings
+                .operators
+                .get(&name)
+                .and_then(|o| o.signing_key.clone())
+        });
+    // With several keys in one agent, the operator's own (by comment) before the first one.
+    let own = if explicit.is_none() {
+        sign::from_agent(&agent_key_name(&name, settings)).await
+    } else {
+        None
+    };
+    let key = match own {
+        Some(k) => Some(k),
+        None => sign::discover(explicit.as_deref(), &target::home_dir())
+            .await
+            .map_err(SessionError::Signer)?,
+    };
     if key.is_none() {
         tracing::warn!("no signing key found: sign-offs will be recorded unsigned");
     }
     Ok(Operator { name, key })
+}
+
+fn agent_key_name(name: &str, settings: &Settings) -> String {
+    settings
+        .operators
+        .get(name)
+        .and_then(|o| o.agent_key.clone())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Everyone who may be at the keys: `--operators`, else the `[operators.*]` of the config,
+/// the session's operator always first. Each one's key: their `signing_key` file, else the
+/// agent's key named for them. A key that cannot be had is not an error here: it is said
+/// where it matters, when that operator would sign.
+pub async fn teammates(me: &Operator, opts: &SessionOptions, settings: &Settings) -> Vec<Teammate> {
+    let mut names: Vec<String> = if opts.operators.is_empty() {
+        settings.operators.keys().cloned().collect()
+    } else {
+        opts.operators.clone()
+    };
+    let mut seen = std::collections::BTreeSet::from([me.name.clone()]);
+    names.retain(|n| !n.trim().is_empty() && seen.insert(n.clone()));
+    let mut out = vec![Teammate {
+        operator: me.clone(),
+        missing: None,
+    }];
+    for name in names {
+        let file = settings
+            .operators
+            .get(&name)
+            .and_then(|o| o.signing_key.clone());
+        let (key, missing) = match file {
+            Some(p) => match sign::load_file(&p) {
+                Ok(k) => (Some(k), None),
+                Err(e) => (None, Some(e)),
+            },
+            None => {
+                let wanted = agent_key_name(&name, settings);
+                match sign::from_agent(&wanted).await {
+                    Some(k) => (Some(k), None),
+                    None => (
+                        None,
+                        Some(format!(
+                            "no key for {name}: no ssh-agent key with comment or fingerprint {wanted:?}, and no [operators.{name}] signing_key in config.toml"
+                        )),
+                    ),
+                }
+            }
+        };
+        out.push(Teammate {
+            operator: Operator { name, key },
+            missing,
+        });
+    }
+    out
 }
 
 /// The app log: nothing is printed to the terminal while the TUI is up.

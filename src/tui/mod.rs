@@ -4,6 +4,7 @@
 //! The TUI is a client of the engine like the headless commands: it builds a
 //! [`Session`](crate::session::Session) and never imports `cli`.
 
+mod pairing;
 mod prompt;
 mod runtime;
 mod terminal;
@@ -79,6 +80,11 @@ pub async fn open(
             .get("normal")
             .unwrap_or(&Default::default()),
     );
+    let keymap = if opts.observe {
+        keymap.read_only()
+    } else {
+        keymap
+    };
     // Variables without a value are asked for here, masked when secret, before anything runs.
     let mut given = given;
     let mut early = None;
@@ -125,6 +131,7 @@ async fn run(
     let session = Session::build(rb, &given, &opts, &dyn_prompter).await?;
     let display_vars = session.vars.clone();
     let operator = session.operator.name.clone();
+    let team = session.operators.clone();
     let (run_tx, run_rx) = mpsc::channel::<RunnerEvent>(RUNNER_QUEUE);
     let opened = session.open_run(run_dir, run_tx)?;
     let runner = opened.runner;
@@ -138,14 +145,8 @@ async fn run(
     );
     app.run_dir = run_dir.display().to_string();
     app.session = crate::runner::process::session_id();
-    app.signing_key = runner.operator.key.as_ref().map(|k| {
-        format!(
-            "{} {} ({})",
-            k.public.algorithm().as_str(),
-            k.fingerprint(),
-            k.origin
-        )
-    });
+    app.signing_key = runner.operator.key.as_ref().map(pairing::describe);
+    let here = pairing::join(&mut app, &runner, &team, opts.observe);
     let tails = opened
         .entries
         .iter()
@@ -199,10 +200,11 @@ async fn run(
     .run()
     .await;
     terminal::restore();
+    pairing::leave(&app, &runner, here.as_ref());
     // Seal what this session recorded (a signed `seal` line covers every line before it), then
     // write everything queued before we go; if that cannot happen in time the run is marked
     // for recovery and the operator is told.
-    if runner.operator.key.is_some() {
+    if runner.operator.key.is_some() && !app.observer {
         let _ = runner.submit(Event::Seal {
             operator: runner.operator.name.clone(),
             reason: "quit".into(),
@@ -210,6 +212,9 @@ async fn run(
     }
     let drained = runner.close(DRAIN).await;
     result?;
+    if let Some(h) = here {
+        h.leave();
+    }
     drained?;
     Ok(run_dir)
 }

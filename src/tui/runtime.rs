@@ -26,7 +26,7 @@ use crate::action::{Action, Internal};
 use crate::app::{App, Effect};
 use crate::exec::{Cancel, PtySize};
 use crate::runner::monitor::{self, WindowEnd};
-use crate::runner::{Runner, RunnerEvent};
+use crate::runner::{Runner, RunnerError, RunnerEvent};
 use crate::theme::Theme;
 use crate::ui::Screen;
 
@@ -131,6 +131,11 @@ impl Runtime<'_> {
                 }
             }
             for e in effects {
+                // An observer changes nothing: not even the gate verdict lines the app asks
+                // for when the verdict changes (the operators' instances record those).
+                if self.app.observer && !observer_may(&e) {
+                    continue;
+                }
                 match e {
                     Effect::Run { step, index } => {
                         cancel = Cancel::default();
@@ -142,6 +147,8 @@ impl Runtime<'_> {
                         self.spawn_monitor(monitor_stop.clone());
                     }
                     Effect::StopMonitor => monitor_stop.cancel(),
+                    Effect::Record(ev) if ev.is_signed_kind() => self.record_signed(ev),
+                    Effect::Acting(name) => self.runner.recorder().set_acting(name),
                     Effect::Record(ev) => {
                         if let Err(e) = self.runner.submit(ev) {
                             let fail = RunnerEvent::JournalFailed(e.to_string());
@@ -186,6 +193,25 @@ impl Runtime<'_> {
             .update(Action::Internal(Internal::Resize { size: (w, h), log }))
     }
 
+    /// A signed line may be refused (its operator has no key here): queue it now, in order,
+    /// and bring the refusal back to the person at the keys.
+    fn record_signed(&mut self, ev: crate::journal::Event) {
+        match self.runner.recorder().submit_acked(ev) {
+            Ok(ack) => {
+                let tx = self.act_tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(Err(e @ RunnerError::NoKey { .. })) = ack.await {
+                        let _ = tx.send(Action::Internal(Internal::Notice(e.to_string())));
+                    }
+                });
+            }
+            Err(e) => {
+                let fail = RunnerEvent::JournalFailed(e.to_string());
+                effects_ignored(self.app.update(Action::Internal(Internal::Runner(fail))));
+            }
+        }
+    }
+
     fn spawn_command(&self, step: String, index: usize, cancel: Cancel) {
         let (r, tx) = (self.runner.clone(), self.act_tx.clone());
         tokio::spawn(async move {
@@ -218,6 +244,14 @@ impl Runtime<'_> {
             let _ = tx.send(Action::Internal(Internal::MonitorEnded(msg)));
         });
     }
+}
+
+/// What an observer's instance still does: answer its own prompts, and quit.
+fn observer_may(e: &Effect) -> bool {
+    matches!(
+        e,
+        Effect::Quit | Effect::AnswerHostKey { .. } | Effect::AnswerSecret { .. }
+    )
 }
 
 /// A journal failure reported to the app produces no effects worth performing.

@@ -1,5 +1,6 @@
-//! The status bar: targets and their connection state, operator, the running command with a
-//! spinner and elapsed time, and key hints from the keymap.
+//! The status bar: targets and their connection state, OBSERVER for a read-only instance, the
+//! operator at the keys, who else has the run open, the running command with a spinner and
+//! elapsed time, and key hints from the keymap.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -56,7 +57,23 @@ impl Widget for Status<'_> {
             spans.push(Span::styled(format!(" {dot} "), style.patch(theme.status)));
             spans.push(Span::styled(format!("{} ", t.endpoint), theme.status));
         }
-        spans.push(Span::styled(format!("· {} ", app.operator), theme.status));
+        if app.observer {
+            spans.push(Span::styled(" OBSERVER ", theme.status_key));
+        }
+        // Who is at the keys: with several operators on one keyboard, always said.
+        let at_keys = if app.operators.len() > 1 {
+            format!("· ⌨ {} ", app.operator)
+        } else {
+            format!("· {} ", app.operator)
+        };
+        spans.push(Span::styled(at_keys, theme.status));
+        let others = app.presence.others(&app.session);
+        if !others.is_empty() {
+            spans.push(Span::styled(
+                format!("· also here: {} ", others.join(", ")),
+                theme.status,
+            ));
+        }
         if app.monitoring {
             spans.push(Span::styled(
                 "· ◉ monitoring ",

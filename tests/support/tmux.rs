@@ -110,6 +110,19 @@ impl Tmux {
         self.wait_for(&format!("{needle:?}"), timeout, |s| s.contains(needle))
     }
 
+    /// The pid of the pane's process (the command itself when it was started with `exec`).
+    pub fn pane_pid(&self) -> u32 {
+        let out = self
+            .cmd()
+            .args(["display-message", "-p", "-t", &self.session, "#{pane_pid}"])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("pane pid")
+    }
+
     pub fn resize(&self, w: u16, h: u16) {
         let st = self
             .cmd()
