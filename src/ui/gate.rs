@@ -60,7 +60,11 @@ impl Widget for Gate<'_> {
             .requirements
             .iter()
             .find(|r| r.name == "sign-offs")
-            .cloned();
+            .cloned()
+            .map(|mut r| {
+                r.detail.push_str(&signer_keys(app));
+                r
+            });
         let shown: Vec<crate::gate::Requirement> = std::iter::once(evidence)
             .chain(
                 v.requirements
@@ -171,4 +175,35 @@ fn evidence_detail(app: &App) -> String {
         "{sealed}; {} line(s) after it unsealed (sign-offs, the gate opening and quitting seal); {trust}",
         p.tail_len
     )
+}
+
+/// Which trusted keys have signed off (one per key), and whose signatures do not count.
+fn signer_keys(app: &App) -> String {
+    use crate::evidence::seal::SigStatus;
+    let mut trusted: Vec<String> = Vec::new();
+    let mut not_counted: Vec<String> = Vec::new();
+    for l in app.proven.signed.iter().filter(|l| l.kind == "signoff") {
+        let key = l
+            .key
+            .as_deref()
+            .map(|k| k.chars().take(15).collect::<String>() + "…")
+            .unwrap_or_default();
+        let who = format!("{} {key}", l.operator).trim().to_string();
+        let list = if l.status == SigStatus::Trusted {
+            &mut trusted
+        } else {
+            &mut not_counted
+        };
+        if !list.contains(&who) {
+            list.push(who);
+        }
+    }
+    let mut out = String::new();
+    if !trusted.is_empty() {
+        out.push_str(&format!("; signed by {}", trusted.join(", ")));
+    }
+    if !not_counted.is_empty() {
+        out.push_str(&format!("; not counted: {}", not_counted.join(", ")));
+    }
+    out
 }
