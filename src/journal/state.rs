@@ -52,6 +52,12 @@ pub struct StepRecord {
     pub choice: Option<ChoiceRecord>,
     /// Runs out of order, each with its reason.
     pub order_waivers: Vec<WaiverRecord>,
+    /// The hold's probes, in journal order.
+    pub hold_probes: Vec<ProbeRecord>,
+    /// `(seq, ts, restart)` of each `hold_started`; a restart begins a new window.
+    pub hold_starts: Vec<(u64, String, bool)>,
+    /// `(seq, outcome, reason)` of each `hold_ended`.
+    pub hold_ends: Vec<(u64, crate::journal::event::HoldOutcome, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +151,8 @@ pub struct ProbeRecord {
     pub ts: String,
     pub passed: bool,
     pub reason: Option<String>,
+    /// A hold's abort criterion this probe met (`stdout` matched).
+    pub abort: Option<String>,
 }
 
 /// How a step stands, derived from its records and its definition.
@@ -394,12 +402,43 @@ impl RunState {
             }
             Event::Gate { open, reasons, .. } => self.gate = Some((*open, reasons.clone())),
             Event::Seal { operator, .. } => self.operator_seen(operator),
-            Event::Probe { passed, reason, .. } => self.probes.push(ProbeRecord {
-                seq: e.seq,
-                ts: e.ts.clone(),
-                passed: *passed,
-                reason: reason.clone(),
-            }),
+            Event::Probe {
+                passed,
+                reason,
+                step,
+                abort,
+                ..
+            } => {
+                let rec = ProbeRecord {
+                    seq: e.seq,
+                    ts: e.ts.clone(),
+                    passed: *passed,
+                    reason: reason.clone(),
+                    abort: abort.clone(),
+                };
+                match step {
+                    Some(step) => self.step_mut(step).hold_probes.push(rec),
+                    None => self.probes.push(rec),
+                }
+            }
+            Event::HoldStarted {
+                step,
+                operator,
+                restart,
+            } => {
+                self.operator_seen(operator);
+                self.step_mut(step)
+                    .hold_starts
+                    .push((e.seq, e.ts.clone(), *restart));
+            }
+            Event::HoldEnded {
+                step,
+                outcome,
+                reason,
+            } => self
+                .step_mut(step)
+                .hold_ends
+                .push((e.seq, *outcome, reason.clone())),
             Event::TornTail { saved_as, .. } => self.torn_tails.push((e.seq, saved_as.clone())),
             Event::Unrecorded { count } => self.unrecorded.push((e.seq, *count)),
             Event::Captured {
@@ -466,8 +505,25 @@ impl RunState {
             .is_some_and(|c| c.checked)
     }
 
-    /// Seq of the line at which every command of the step had last passed, if they all have.
+    /// Seq of the line at which the step passed: every command had last passed and, for a
+    /// hold, its time was up after that.
     pub fn passed_at(&self, step: &Step) -> Option<u64> {
+        let before = self.commands_passed_at(step)?;
+        match &step.hold {
+            None => Some(before),
+            Some(_) => self
+                .hold_progress(step)?
+                .completed_at
+                .map(|c| c.max(before)),
+        }
+    }
+
+    /// Seq of the line at which every command of the step had last passed, if they all have
+    /// (0 for a hold with nothing before it).
+    pub fn commands_passed_at(&self, step: &Step) -> Option<u64> {
+        if step.commands.is_empty() && step.hold.is_some() && step.checklist.is_empty() {
+            return Some(0);
+        }
         if step.commands.is_empty() {
             let rec = self.steps.get(&step.id);
             if step.choice.is_some() {
@@ -513,6 +569,12 @@ impl RunState {
         }
         if waived {
             return StepStatus::Waived;
+        }
+        if self
+            .hold_progress(step)
+            .is_some_and(|h| h.aborted.is_some())
+        {
+            return StepStatus::Failed;
         }
         let latest: Vec<Option<Outcome>> = step
             .commands

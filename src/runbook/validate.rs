@@ -10,8 +10,8 @@ use regex::Regex;
 use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
 use super::{
     CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, LOCAL, Level, LoadError,
-    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, flow, gate,
-    line_col,
+    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, flow, gate, hold,
+    include, line_col,
 };
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -33,13 +33,42 @@ pub(super) struct Ctx<'a> {
     pub(super) guarded: BTreeSet<String>,
     pub(super) targets: BTreeSet<String>,
     pub(super) format: u32,
+    /// Included files, and for each step the file it came from (`None`: the runbook itself).
+    pub(super) files: Vec<Source>,
+    pub(super) origins: Vec<Option<usize>>,
+    /// The file spans point into now.
+    current: Option<usize>,
 }
 
 impl Ctx<'_> {
+    /// Spans from here on point into the file step `index` came from.
+    pub(super) fn in_step(&mut self, index: usize) {
+        self.current = self.origins.get(index).copied().flatten();
+    }
+
+    pub(super) fn current_file(&self) -> Option<usize> {
+        self.current
+    }
+
+    pub(super) fn set_file(&mut self, file: Option<usize>) {
+        self.current = file;
+    }
+
+    /// Spans from here on point into the runbook itself.
+    pub(super) fn in_runbook(&mut self) {
+        self.current = None;
+    }
+
+    fn file(&self) -> &Source {
+        self.current
+            .and_then(|i| self.files.get(i))
+            .unwrap_or(self.source)
+    }
+
     fn diagnostic(&self, at: usize, message: String) -> Diagnostic {
-        let (line, column) = line_col(&self.source.text, at);
+        let (line, column) = line_col(&self.file().text, at);
         Diagnostic {
-            path: self.source.path.clone(),
+            path: self.file().path.clone(),
             line,
             column,
             message,
@@ -60,7 +89,7 @@ impl Ctx<'_> {
     /// escapes shift it a little.
     pub(super) fn offset_in(&self, s: &S<String>, at: usize) -> usize {
         let start = s.span().start;
-        let rest = &self.source.text[start..];
+        let rest = &self.file().text[start..];
         let quote = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
             3
         } else {
@@ -156,8 +185,8 @@ impl Ctx<'_> {
     }
 }
 
-pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
-    let raw: RawRunbook = match toml::from_str(&source.text) {
+pub(super) fn build(mut source: Source) -> Result<Runbook, LoadError> {
+    let mut raw: RawRunbook = match toml::from_str(&source.text) {
         Ok(r) => r,
         Err(e) => {
             let (line, column) = line_col(&source.text, e.span().map_or(0, |s| s.start));
@@ -191,7 +220,11 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             .collect(),
         targets: raw.targets.keys().map(|k| k.get_ref().clone()).collect(),
         format: raw.format.as_ref().map_or(1, |f| *f.get_ref()),
+        files: Vec::new(),
+        origins: Vec::new(),
+        current: None,
     };
+    let included = include::expand(&mut cx, &mut raw);
     cx.targets.insert(LOCAL.to_string());
     commands::format(&mut cx, raw.format.as_ref());
     cx.identifier(&raw.id, "runbook id");
@@ -218,7 +251,9 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     let mut steps: Vec<Step> = raw
         .steps
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            cx.in_step(i);
             if !seen.insert(s.id.get_ref().clone()) {
                 cx.error(
                     s.id.span(),
@@ -228,17 +263,25 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             step(&mut cx, s, default_timeout)
         })
         .collect();
+    cx.in_runbook();
     if steps.is_empty() {
         cx.error(0..0, "a runbook needs at least one [[steps]] table");
     }
     flow::order(&mut cx, &raw.steps, &mut steps);
+    cx.in_runbook();
 
     let gate = gate::gate(&mut cx, &raw, &steps, default_timeout);
 
     if cx.diags.is_empty() {
         let mut warnings = std::mem::take(&mut cx.warnings);
-        warnings.sort_by_key(|d| (d.line, d.column));
-        drop(cx);
+        warnings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        if !included.is_empty() {
+            let composed = include::compose(&cx, &included);
+            drop(cx);
+            source = composed?;
+        } else {
+            drop(cx);
+        }
         Ok(Runbook {
             id: raw.id.into_inner(),
             title: raw.title,
@@ -254,7 +297,16 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
         })
     } else {
         let mut d = cx.diags;
-        d.sort_by_key(|d| (d.line, d.column));
+        // The runbook's own problems first, then each included file's.
+        let main = source.path.clone();
+        d.sort_by(|a, b| {
+            (a.path != main, &a.path, a.line, a.column).cmp(&(
+                b.path != main,
+                &b.path,
+                b.line,
+                b.column,
+            ))
+        });
         Err(LoadError(d))
     }
 }
@@ -417,6 +469,10 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
         after: Vec::new(),
         when: s.when.as_ref().and_then(|w| flow::cond(cx, w)),
         on_failure,
+        hold: s
+            .hold
+            .as_ref()
+            .and_then(|h| hold::hold(cx, h, default_target.as_deref(), default_timeout)),
     };
     flow::same_step_order(cx, s, &step);
     step
