@@ -47,6 +47,11 @@ pub enum Effect {
     Cancel,
     StartMonitor,
     StopMonitor,
+    /// Hold a step in the background (its commands passed); `StopHold` stops it.
+    StartHold {
+        step: String,
+    },
+    StopHold,
     Record(Event),
     AnswerHostKey {
         id: u64,
@@ -112,6 +117,8 @@ pub struct App {
     /// The running PTY command, drawn through a terminal emulator.
     pub term: Option<TermView>,
     pub monitoring: bool,
+    /// The step this session is holding, if any.
+    pub holding: Option<String>,
     pub targets: Vec<TargetView>,
     pub message: Option<String>,
     pub size: (u16, u16),
@@ -164,6 +171,7 @@ impl App {
             busy: None,
             term: None,
             monitoring: false,
+            holding: None,
             targets: Vec::new(),
             message: None,
             size: (80, 24),
@@ -433,6 +441,9 @@ impl App {
             });
             return Vec::new();
         }
+        if let Some(effects) = self.hold(&step) {
+            return effects;
+        }
         let Some((index, _)) = self.state.next_command(&step) else {
             if step.commands.is_empty() {
                 self.message = Some(format!("`{}` has no commands: tick its checklist", step.id));
@@ -448,6 +459,34 @@ impl App {
             return Vec::new();
         };
         self.confirm_or_start(&step, index)
+    }
+
+    /// Enter on a step whose commands passed and whose hold is not over: start the hold in the
+    /// background, or stop it when it is this session's (it resumes where it stood).
+    fn hold(&mut self, step: &crate::runbook::Step) -> Option<Vec<Effect>> {
+        let p = self.state.hold_progress(step)?;
+        if p.completed_at.is_some() || self.state.next_command(step).is_some() {
+            return None;
+        }
+        if self.holding.as_deref() == Some(step.id.as_str()) {
+            self.message = Some(format!(
+                "stopping the hold of `{}` (it resumes where it stood)",
+                step.id
+            ));
+            return Some(vec![Effect::StopHold]);
+        }
+        if let Some(other) = &self.holding {
+            self.message = Some(format!("holding `{other}`: Enter on it stops it first"));
+            return Some(Vec::new());
+        }
+        self.holding = Some(step.id.clone());
+        self.message = Some(format!(
+            "holding `{}`: probing until its time is up (Enter stops)",
+            step.id
+        ));
+        Some(vec![Effect::StartHold {
+            step: step.id.clone(),
+        }])
     }
 
     /// Start command `index` of `step`, or first ask (a `confirm` command).
@@ -695,6 +734,10 @@ impl App {
             Internal::Notice(m) => self.message = Some(m),
             Internal::MonitorEnded(m) => {
                 self.monitoring = false;
+                self.message = Some(m);
+            }
+            Internal::HoldEnded(m) => {
+                self.holding = None;
                 self.message = Some(m);
             }
         }
