@@ -118,7 +118,7 @@ pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgres
             ));
         }
     }
-    let (watched, gaps) = crate::journal::order::coverage(counted, allowance);
+    let (watched, gaps) = crate::journal::hold::coverage(counted, allowance);
     Some(MonitorProgress {
         total: m.duration,
         watched,

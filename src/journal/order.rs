@@ -1,10 +1,9 @@
-//! What the run allows next, read from the journal: whether a step's prerequisites are done,
-//! whether a condition holds, and the values captured so far. Conditions read only what the
+//! How each step stands and what the run allows next, read from the journal: whether a step
+//! passed, whether its prerequisites are done, whether a condition holds, and the values captured so far. Conditions read only what the
 //! journal holds (public variables, choices, captures), so anyone replaying it decides the same.
 
-use std::time::{Duration, SystemTime};
-
-use super::state::{ProbeRecord, RunState, StepStatus};
+use super::Outcome;
+use super::state::{RunState, StepStatus};
 use crate::runbook::cond::{Ref, RefKind};
 use crate::runbook::{Command, Cond, Runbook, Step, Vars};
 
@@ -96,127 +95,104 @@ impl RunState {
     }
 }
 
-/// A hold as its probes tell it: the window counts probes after the step's commands last
-/// passed and after the last restart, and stops at the first abort or when the time is up.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HoldProgress {
-    pub total: Duration,
-    pub watched: Duration,
-    /// `(ts of the probe before, length)` of each stretch nobody watched.
-    pub gaps: Vec<(String, Duration)>,
-    pub passed: u32,
-    pub failed: u32,
-    pub in_a_row: u32,
-    /// Probes after this line count (`None`: from the start of the run).
-    pub from: Option<u64>,
-    /// `(seq, why)` of the probe at which an abort criterion was met.
-    pub aborted: Option<(u64, String)>,
-    /// Seq of the probe at which the watched time reached `total`.
-    pub completed_at: Option<u64>,
-    /// Timestamp of the last probe counted.
-    pub last_ts: Option<String>,
-    /// A session started holding in this window (it may have died since).
-    pub started: bool,
-}
-
-/// Time covered by probes no further apart than `allowance`, and the stretches that were.
-#[derive(Debug, Clone, Default)]
-pub struct Coverage {
-    pub watched: Duration,
-    pub gaps: Vec<(String, Duration)>,
-    prev: Option<(SystemTime, String)>,
-}
-
-impl Coverage {
-    pub fn add(&mut self, p: &ProbeRecord, allowance: Duration) {
-        let Ok(t) = humantime::parse_rfc3339(&p.ts) else {
-            return;
-        };
-        if let Some((pt, pts)) = self.prev.take() {
-            let d = t.duration_since(pt).unwrap_or_default();
-            if d <= allowance {
-                self.watched += d;
-            } else {
-                self.gaps.push((pts, d));
-            }
-        }
-        self.prev = Some((t, p.ts.clone()));
-    }
-}
-
-/// [`Coverage`] of all of `probes`.
-pub fn coverage<'a>(
-    probes: impl IntoIterator<Item = &'a ProbeRecord>,
-    allowance: Duration,
-) -> (Duration, Vec<(String, Duration)>) {
-    let mut c = Coverage::default();
-    for p in probes {
-        c.add(p, allowance);
-    }
-    (c.watched, c.gaps)
-}
-
 impl RunState {
-    /// `None` when the step has no hold or its commands have not passed (no window yet).
-    pub fn hold_progress(&self, step: &Step) -> Option<HoldProgress> {
-        let h = step.hold.as_ref()?;
-        let rec = self.step(&step.id);
-        let mut from = Some(self.commands_passed_at(step)?).filter(|f| *f > 0);
-        let restart = rec.and_then(|r| r.hold_starts.iter().rev().find(|s| s.2).map(|s| s.0));
-        from = from.max(restart);
-        let mut p = HoldProgress {
-            total: h.duration,
-            watched: Duration::ZERO,
-            gaps: Vec::new(),
-            passed: 0,
-            failed: 0,
-            in_a_row: 0,
-            from,
-            aborted: None,
-            completed_at: None,
-            last_ts: None,
-            started: rec
-                .is_some_and(|r| r.hold_starts.iter().any(|s| from.is_none_or(|f| s.0 >= f))),
-        };
-        let probes = rec.map_or(&[][..], |r| &r.hold_probes[..]);
-        let mut cov = Coverage::default();
-        for probe in probes.iter().filter(|x| from.is_none_or(|f| x.seq > f)) {
-            cov.add(probe, h.every * 2);
-            if probe.passed {
-                p.passed += 1;
-                p.in_a_row = 0;
-            } else {
-                p.failed += 1;
-                p.in_a_row += 1;
-            }
-            let why = probe
-                .abort
-                .clone()
-                .or_else(|| {
-                    (h.abort.failed > 0 && p.failed >= h.abort.failed).then(|| {
-                        format!("{} probes failed (abort at {})", p.failed, h.abort.failed)
-                    })
-                })
-                .or_else(|| {
-                    (h.abort.in_a_row > 0 && p.in_a_row >= h.abort.in_a_row).then(|| {
-                        format!(
-                            "{} probes failed in a row (abort at {})",
-                            p.in_a_row, h.abort.in_a_row
-                        )
-                    })
-                });
-            p.last_ts = Some(probe.ts.clone());
-            if let Some(why) = why {
-                p.aborted = Some((probe.seq, why));
-                break;
-            }
-            if cov.watched >= p.total {
-                p.completed_at = Some(probe.seq);
-                break;
-            }
+    /// Seq of the line at which the step passed: every command had last passed and, for a
+    /// hold, its time was up after that.
+    pub fn passed_at(&self, step: &Step) -> Option<u64> {
+        let before = self.commands_passed_at(step)?;
+        match &step.hold {
+            None => Some(before),
+            Some(_) => self
+                .hold_progress(step)?
+                .completed_at
+                .map(|c| c.max(before)),
         }
-        p.watched = cov.watched;
-        p.gaps = cov.gaps;
-        Some(p)
+    }
+
+    /// Seq of the line at which every command of the step had last passed, if they all have
+    /// (0 for a hold with nothing before it).
+    pub fn commands_passed_at(&self, step: &Step) -> Option<u64> {
+        if step.commands.is_empty() && step.hold.is_some() && step.checklist.is_empty() {
+            return Some(0);
+        }
+        if step.commands.is_empty() {
+            let rec = self.steps.get(&step.id);
+            if step.choice.is_some() {
+                return rec.and_then(|r| r.choice.as_ref()).map(|c| c.seq);
+            }
+            let all_checked = step
+                .checklist
+                .iter()
+                .all(|c| self.is_checked(&step.id, &c.id));
+            return if all_checked && !step.checklist.is_empty() {
+                rec.and_then(|r| r.checks.values().map(|c| c.seq).max())
+            } else {
+                None
+            };
+        }
+        let mut at = 0;
+        for c in step.commands.iter().filter(|c| !self.command_skipped(c)) {
+            let r = self.last_run(&step.id, &c.name)?;
+            if r.outcome != Outcome::Passed {
+                return None;
+            }
+            at = at.max(r.finished_seq);
+        }
+        Some(at)
+    }
+
+    pub fn step_status(&self, step: &Step) -> StepStatus {
+        if self.is_running(&step.id) {
+            return StepStatus::Running;
+        }
+        if self.step_skipped(step) {
+            return StepStatus::Skipped;
+        }
+        let rec = self.steps.get(&step.id);
+        let waived = rec.is_some_and(|r| r.waivers.iter().any(|w| w.item.is_none()));
+        let signed = rec.is_some_and(|r| !r.signoffs.is_empty());
+        if self.passed_at(step).is_some() {
+            return if signed {
+                StepStatus::SignedOff
+            } else {
+                StepStatus::Passed
+            };
+        }
+        if waived {
+            return StepStatus::Waived;
+        }
+        if self
+            .hold_progress(step)
+            .is_some_and(|h| h.aborted.is_some())
+        {
+            return StepStatus::Failed;
+        }
+        let latest: Vec<Option<Outcome>> = step
+            .commands
+            .iter()
+            .map(|c| self.last_run(&step.id, &c.name).map(|r| r.outcome))
+            .collect();
+        if latest.iter().flatten().any(|o| *o != Outcome::Passed) {
+            StepStatus::Failed
+        } else if latest.iter().any(Option::is_some) {
+            StepStatus::Partial
+        } else {
+            StepStatus::Pending
+        }
+    }
+
+    /// The first command of the step that has not passed yet (the one Enter runs next).
+    pub fn next_command<'a>(&self, step: &'a Step) -> Option<(usize, &'a crate::runbook::Command)> {
+        step.commands.iter().enumerate().find(|(_, c)| {
+            !self.command_skipped(c)
+                && self
+                    .last_run(&step.id, &c.name)
+                    .is_none_or(|r| r.outcome != Outcome::Passed)
+        })
+    }
+
+    /// All steps with their status, in runbook order.
+    pub fn statuses<'a>(&self, rb: &'a Runbook) -> Vec<(&'a Step, StepStatus)> {
+        rb.steps.iter().map(|s| (s, self.step_status(s))).collect()
     }
 }

@@ -3,6 +3,7 @@
 
 mod commands;
 pub mod cond;
+mod ctx;
 mod flow;
 mod gate;
 mod hold;
