@@ -58,6 +58,16 @@ fn walk(
     let here = cx.current_file();
     for name in names {
         cx.set_file(here);
+        if Path::new(name.get_ref()).is_absolute() {
+            cx.error(
+                name.span(),
+                format!(
+                    "`{}`: an include is a path relative to the file that names it",
+                    name.get_ref()
+                ),
+            );
+            continue;
+        }
         let path = from
             .parent()
             .unwrap_or_else(|| Path::new(""))
