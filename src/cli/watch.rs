@@ -1,4 +1,4 @@
-//! `watch`: the gate's monitoring window, headless.
+//! `watch`: the gate's monitoring window, headless; `ack`: its signed acknowledgement.
 
 use std::path::Path;
 use std::sync::Arc;
