@@ -68,6 +68,8 @@ pub enum Internal {
     Notice(String),
     /// The monitoring window stopped (complete, stopped, failed).
     MonitorEnded(String),
+    /// A step's hold stopped (passed, aborted, stopped).
+    HoldEnded(String),
 }
 
 /// The panes that can have focus.

@@ -2,7 +2,7 @@
 //! Pure: the same runbook and the same journal give the same verdict, anywhere.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::journal::state::{RunState, SignoffRecord};
 use crate::runbook::{Level, Runbook};
@@ -77,10 +77,6 @@ impl MonitorProgress {
     }
 }
 
-fn parse_ts(ts: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339(ts).ok()
-}
-
 /// Monitoring progress from the probe lines. Two probes further apart than twice the interval
 /// leave a gap: that time is not counted as watched.
 pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgress> {
@@ -106,12 +102,9 @@ pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgres
                 .filter(|p| from.is_none_or(|f| p.seq > f)),
         );
     }
-    let mut watched = Duration::ZERO;
-    let mut gaps = Vec::new();
-    let mut prev: Option<(SystemTime, &str)> = None;
     let (mut passed, mut failed) = (0u32, 0u32);
     let mut last_failure = None;
-    for p in counted {
+    for p in &counted {
         if p.passed {
             passed += 1;
             in_a_row = 0;
@@ -124,17 +117,8 @@ pub fn monitor_progress(rb: &Runbook, state: &RunState) -> Option<MonitorProgres
                 p.reason.clone().unwrap_or_default()
             ));
         }
-        let Some(t) = parse_ts(&p.ts) else { continue };
-        if let Some((pt, pts)) = prev {
-            let d = t.duration_since(pt).unwrap_or_default();
-            if d <= allowance {
-                watched += d;
-            } else {
-                gaps.push((pts.to_string(), d));
-            }
-        }
-        prev = Some((t, &p.ts));
     }
+    let (watched, gaps) = crate::journal::hold::coverage(counted, allowance);
     Some(MonitorProgress {
         total: m.duration,
         watched,

@@ -49,6 +49,11 @@ pub enum Effect {
     Cancel,
     StartMonitor,
     StopMonitor,
+    /// Hold a step in the background (its commands passed); `StopHold` stops it.
+    StartHold {
+        step: String,
+    },
+    StopHold,
     Record(Event),
     /// Another operator is at the keys: the engine's lines are written in their name.
     Acting(String),
@@ -116,6 +121,8 @@ pub struct App {
     /// The running PTY command, drawn through a terminal emulator.
     pub term: Option<TermView>,
     pub monitoring: bool,
+    /// The step this session is holding, if any.
+    pub holding: Option<String>,
     pub targets: Vec<TargetView>,
     pub message: Option<String>,
     pub size: (u16, u16),
@@ -176,6 +183,7 @@ impl App {
             busy: None,
             term: None,
             monitoring: false,
+            holding: None,
             targets: Vec::new(),
             message: None,
             size: (80, 24),
@@ -455,6 +463,9 @@ impl App {
             });
             return Vec::new();
         }
+        if let Some(effects) = self.hold(&step) {
+            return effects;
+        }
         let Some((index, _)) = self.state.next_command(&step) else {
             if step.commands.is_empty() {
                 self.message = Some(format!("`{}` has no commands: tick its checklist", step.id));
@@ -470,6 +481,34 @@ impl App {
             return Vec::new();
         };
         self.confirm_or_start(&step, index)
+    }
+
+    /// Enter on a step whose commands passed and whose hold is not over: start the hold in the
+    /// background, or stop it when it is this session's (it resumes where it stood).
+    fn hold(&mut self, step: &crate::runbook::Step) -> Option<Vec<Effect>> {
+        let p = self.state.hold_progress(step)?;
+        if p.completed_at.is_some() || self.state.next_command(step).is_some() {
+            return None;
+        }
+        if self.holding.as_deref() == Some(step.id.as_str()) {
+            self.message = Some(format!(
+                "stopping the hold of `{}` (it resumes where it stood)",
+                step.id
+            ));
+            return Some(vec![Effect::StopHold]);
+        }
+        if let Some(other) = &self.holding {
+            self.message = Some(format!("holding `{other}`: Enter on it stops it first"));
+            return Some(Vec::new());
+        }
+        self.holding = Some(step.id.clone());
+        self.message = Some(format!(
+            "holding `{}`: probing until its time is up (Enter stops)",
+            step.id
+        ));
+        Some(vec![Effect::StartHold {
+            step: step.id.clone(),
+        }])
     }
 
     /// Start command `index` of `step`, or first ask (a `confirm` command).
@@ -717,6 +756,10 @@ impl App {
             Internal::Notice(m) => self.message = Some(m),
             Internal::MonitorEnded(m) => {
                 self.monitoring = false;
+                self.message = Some(m);
+            }
+            Internal::HoldEnded(m) => {
+                self.holding = None;
                 self.message = Some(m);
             }
         }

@@ -13,7 +13,7 @@ pub use evidence::{EXIT_UNTRUSTED, export_cmd, verify_cmd};
 pub use plan::{check, plan};
 pub use run::run_step;
 pub use signoff::signoff_cmd;
-pub use watch::watch_cmd;
+pub use watch::{ack_cmd, watch_cmd};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,6 +114,13 @@ pub enum Cmd {
         /// Trust and save an unknown host key (a changed key is always refused).
         #[arg(long)]
         accept_new_host_key: bool,
+    },
+    /// Acknowledge the monitoring window's failures with a reason, signed with the session's
+    /// key (refused without one): the window starts again from this line.
+    Ack {
+        run_dir: PathBuf,
+        #[arg(long)]
+        reason: String,
     },
     /// Check a run directory or an exported bundle: the hash chain, every output digest,
     /// SHA256SUMS and every signature. Exit 0 only if all hold; else name the first broken place.
@@ -327,6 +334,9 @@ pub fn main(cli: Cli) -> i32 {
             &cli.vars,
             &cli.global,
         )),
+        Some(Cmd::Ack { run_dir, reason }) => {
+            rt.block_on(ack_cmd(&run_dir, &reason, &cli.vars, &cli.global))
+        }
         Some(Cmd::Verify {
             path,
             allowed_signers,

@@ -101,7 +101,12 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
             s.id,
             s.title
         ));
-        let mut targets: Vec<&str> = s.commands.iter().map(|c| c.target.as_str()).collect();
+        let mut targets: Vec<&str> = s
+            .commands
+            .iter()
+            .chain(s.hold.as_ref().map(|h| &h.probe))
+            .map(|c| c.target.as_str())
+            .collect();
         targets.dedup();
         for t in targets {
             let desc = endpoints
@@ -137,6 +142,15 @@ pub fn plan(rb: &Runbook, vars_given: &[(String, String)], global: &Global) -> i
         }
         for c in &s.commands {
             command(&mut out, c, &vars);
+        }
+        if let Some(h) = &s.hold {
+            out.push_str(&format!(
+                "hold: {} once the commands passed, probing every {}; aborts (step fails) at {}; probe:\n",
+                humantime::format_duration(h.duration),
+                humantime::format_duration(h.every),
+                h.abort.describe()
+            ));
+            command(&mut out, &h.probe, &vars);
         }
         for c in &s.on_failure {
             out.push_str("on failure:\n");

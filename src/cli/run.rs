@@ -222,7 +222,18 @@ pub async fn run_step_waiving(
             }
         }
     }
-    for i in (0..n_commands).take_while(|_| code == 0) {
+    // A hold under way (its process stopped or died) resumes: running its commands again
+    // would start a new window.
+    let resuming = st.hold.is_some()
+        && runner
+            .state()
+            .ok()
+            .and_then(|s| s.hold_progress(st))
+            .is_some_and(|p| p.started && p.aborted.is_none() && p.completed_at.is_none());
+    if resuming {
+        eprintln!("── {step}: resuming its hold (time nobody watched is not counted)");
+    }
+    for i in (0..n_commands).take_while(|_| code == 0 && !resuming) {
         if let Some(refusal) = confirm_headless(&runner, step, i, global.yes) {
             eprintln!("rehearse: {refusal}");
             code = EXIT_USAGE;
@@ -275,6 +286,9 @@ pub async fn run_step_waiving(
             }
         }
     }
+    if code == 0 && st.hold.is_some() {
+        code = hold(&runner, step, &cancel).await;
+    }
     // Every line is on disk before we say where the run is (the writer drains its queue).
     if let Err(e) = runner.close(std::time::Duration::from_secs(5)).await {
         eprintln!("rehearse: journal: {e}");
@@ -284,4 +298,54 @@ pub async fn run_step_waiving(
     let _ = printer.await;
     eprintln!("run: {}", run_dir.display());
     code
+}
+
+/// Hold the step to its end, printing each probe; the exit code.
+async fn hold(runner: &Runner, step: &str, stop: &Cancel) -> i32 {
+    use crate::runner::hold::HoldEnd;
+    let end = runner
+        .run_hold(step, stop, |e| {
+            if let Event::Probe {
+                passed,
+                reason,
+                abort,
+                duration_ms,
+                ..
+            } = &e.event
+            {
+                eprintln!(
+                    "{} {step} probe {} ({duration_ms} ms){}",
+                    e.ts,
+                    if *passed { "passed" } else { "FAILED" },
+                    abort
+                        .as_ref()
+                        .or(reason.as_ref())
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                );
+            }
+        })
+        .await;
+    match end {
+        Ok(HoldEnd::Passed) => {
+            eprintln!("── {step}: hold passed");
+            0
+        }
+        Ok(HoldEnd::Stopped) => {
+            eprintln!("── {step}: hold stopped; run the step again to resume it");
+            EXIT_FAILED
+        }
+        Ok(HoldEnd::Aborted(why)) => {
+            eprintln!("── {step}: hold ABORTED: {why}");
+            EXIT_FAILED
+        }
+        Err(e @ crate::runner::RunnerError::Blocked { .. }) => {
+            eprintln!("rehearse: {e}");
+            EXIT_BLOCKED
+        }
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            EXIT_FAILED
+        }
+    }
 }

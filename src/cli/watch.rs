@@ -1,4 +1,4 @@
-//! `watch`: the gate's monitoring window, headless.
+//! `watch`: the gate's monitoring window, headless; `ack`: its signed acknowledgement.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -198,6 +198,88 @@ pub async fn watch_cmd(
         Ok(crate::runner::monitor::WindowEnd::Complete) => 0,
         Ok(crate::runner::monitor::WindowEnd::Stopped) => 0,
         Ok(crate::runner::monitor::WindowEnd::TooManyFailures(_)) => EXIT_FAILED,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// `rehearse ack RUN_DIR --reason TEXT`: a signed acknowledgement of the monitoring window's
+/// failures, after which the window starts again. Refused without a signing key: an unsigned
+/// line anyone could append must not reset the gate's clock.
+pub async fn ack_cmd(
+    run_dir: &Path,
+    reason: &str,
+    given: &[(String, String)],
+    global: &Global,
+) -> i32 {
+    let rb = match report::run_runbook(run_dir) {
+        Ok(rb) => rb,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if rb.gate.monitor.is_none() {
+        eprintln!(
+            "rehearse: runbook `{}` has no [gate.monitor] to acknowledge",
+            rb.id
+        );
+        return EXIT_USAGE;
+    }
+    if reason.trim().is_empty() {
+        eprintln!("rehearse: an acknowledgement needs a reason (--reason TEXT)");
+        return EXIT_USAGE;
+    }
+    let op = match operator(global).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if op.key.is_none() {
+        eprintln!(
+            "rehearse: nothing recorded: an acknowledgement restarts the monitoring window only \
+             when signed; give --signing-key FILE, set signing_key in the config, or load a key \
+             into ssh-agent"
+        );
+        return EXIT_USAGE;
+    }
+    let vars = match rb.resolve_vars(given) {
+        Ok((v, _missing)) => v,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel(1024);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let opened = match crate::runner::Runner::open(
+        Arc::new(rb),
+        vars,
+        std::collections::BTreeMap::new(),
+        op,
+        run_dir.to_path_buf(),
+        tx,
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("rehearse: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let recorded = opened.runner.acknowledge_monitor(reason).await;
+    let closed = opened.runner.close(Duration::from_secs(5)).await;
+    match recorded.and_then(|e| closed.map(|()| e)) {
+        Ok(e) => {
+            eprintln!(
+                "acknowledged at line {}: the monitoring window starts again from here",
+                e.seq + 1
+            );
+            0
+        }
         Err(e) => {
             eprintln!("rehearse: {e}");
             EXIT_FAILED

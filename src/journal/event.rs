@@ -131,6 +131,27 @@ pub enum Event {
         output_sha256: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Set for a hold's probe: the step holding. Absent: the gate's monitoring window.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// A hold's abort criterion this probe met on its own (`stdout` matched), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        abort: Option<String>,
+    },
+    /// A session starts (or resumes) a step's hold. `restart`: after an abort, a new window
+    /// starts here and earlier probes no longer count.
+    HoldStarted {
+        step: String,
+        operator: String,
+        #[serde(default)]
+        restart: bool,
+    },
+    /// A session stopped holding: the time was up, an abort criterion was met, or it was
+    /// stopped (the hold resumes where it stood). The verdict is the probes', not this line's.
+    HoldEnded {
+        step: String,
+        outcome: HoldOutcome,
+        reason: String,
     },
     WatchStarted {
         operator: String,
@@ -195,6 +216,14 @@ fn operator_mode() -> String {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum HoldOutcome {
+    Passed,
+    Aborted,
+    Stopped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Passed,
     Failed,
@@ -245,6 +274,8 @@ impl Event {
             Event::MonitorAck { .. } => "monitor_ack",
             Event::Joined { .. } => "joined",
             Event::Left { .. } => "left",
+            Event::HoldStarted { .. } => "hold_started",
+            Event::HoldEnded { .. } => "hold_ended",
         }
     }
 

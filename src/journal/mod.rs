@@ -7,6 +7,7 @@
 
 pub mod allowed_signers;
 pub mod event;
+pub mod hold;
 pub mod order;
 pub mod outputs;
 pub mod sign;

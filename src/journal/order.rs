@@ -1,7 +1,8 @@
-//! What the run allows next, read from the journal: whether a step's prerequisites are done,
-//! whether a condition holds, and the values captured so far. Conditions read only what the
+//! How each step stands and what the run allows next, read from the journal: whether a step
+//! passed, whether its prerequisites are done, whether a condition holds, and the values captured so far. Conditions read only what the
 //! journal holds (public variables, choices, captures), so anyone replaying it decides the same.
 
+use super::Outcome;
 use super::state::{RunState, StepStatus};
 use crate::runbook::cond::{Ref, RefKind};
 use crate::runbook::{Command, Cond, Runbook, Step, Vars};
@@ -91,5 +92,107 @@ impl RunState {
                     .join(", ")
             )
         })
+    }
+}
+
+impl RunState {
+    /// Seq of the line at which the step passed: every command had last passed and, for a
+    /// hold, its time was up after that.
+    pub fn passed_at(&self, step: &Step) -> Option<u64> {
+        let before = self.commands_passed_at(step)?;
+        match &step.hold {
+            None => Some(before),
+            Some(_) => self
+                .hold_progress(step)?
+                .completed_at
+                .map(|c| c.max(before)),
+        }
+    }
+
+    /// Seq of the line at which every command of the step had last passed, if they all have
+    /// (0 for a hold with nothing before it).
+    pub fn commands_passed_at(&self, step: &Step) -> Option<u64> {
+        if step.commands.is_empty() && step.hold.is_some() && step.checklist.is_empty() {
+            return Some(0);
+        }
+        if step.commands.is_empty() {
+            let rec = self.steps.get(&step.id);
+            if step.choice.is_some() {
+                return rec.and_then(|r| r.choice.as_ref()).map(|c| c.seq);
+            }
+            let all_checked = step
+                .checklist
+                .iter()
+                .all(|c| self.is_checked(&step.id, &c.id));
+            return if all_checked && !step.checklist.is_empty() {
+                rec.and_then(|r| r.checks.values().map(|c| c.seq).max())
+            } else {
+                None
+            };
+        }
+        let mut at = 0;
+        for c in step.commands.iter().filter(|c| !self.command_skipped(c)) {
+            let r = self.last_run(&step.id, &c.name)?;
+            if r.outcome != Outcome::Passed {
+                return None;
+            }
+            at = at.max(r.finished_seq);
+        }
+        Some(at)
+    }
+
+    pub fn step_status(&self, step: &Step) -> StepStatus {
+        if self.is_running(&step.id) {
+            return StepStatus::Running;
+        }
+        if self.step_skipped(step) {
+            return StepStatus::Skipped;
+        }
+        let rec = self.steps.get(&step.id);
+        let waived = rec.is_some_and(|r| r.waivers.iter().any(|w| w.item.is_none()));
+        let signed = rec.is_some_and(|r| !r.signoffs.is_empty());
+        if self.passed_at(step).is_some() {
+            return if signed {
+                StepStatus::SignedOff
+            } else {
+                StepStatus::Passed
+            };
+        }
+        if waived {
+            return StepStatus::Waived;
+        }
+        if self
+            .hold_progress(step)
+            .is_some_and(|h| h.aborted.is_some())
+        {
+            return StepStatus::Failed;
+        }
+        let latest: Vec<Option<Outcome>> = step
+            .commands
+            .iter()
+            .map(|c| self.last_run(&step.id, &c.name).map(|r| r.outcome))
+            .collect();
+        if latest.iter().flatten().any(|o| *o != Outcome::Passed) {
+            StepStatus::Failed
+        } else if latest.iter().any(Option::is_some) {
+            StepStatus::Partial
+        } else {
+            StepStatus::Pending
+        }
+    }
+
+    /// The first command of the step that has not passed yet (the one Enter runs next).
+    pub fn next_command<'a>(&self, step: &'a Step) -> Option<(usize, &'a crate::runbook::Command)> {
+        step.commands.iter().enumerate().find(|(_, c)| {
+            !self.command_skipped(c)
+                && self
+                    .last_run(&step.id, &c.name)
+                    .is_none_or(|r| r.outcome != Outcome::Passed)
+        })
+    }
+
+    /// All steps with their status, in runbook order.
+    pub fn statuses<'a>(&self, rb: &'a Runbook) -> Vec<(&'a Step, StepStatus)> {
+        rb.steps.iter().map(|s| (s, self.step_status(s))).collect()
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use super::{Entry, Event, Outcome};
-use crate::runbook::{Runbook, Step};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunState {
@@ -52,6 +51,12 @@ pub struct StepRecord {
     pub choice: Option<ChoiceRecord>,
     /// Runs out of order, each with its reason.
     pub order_waivers: Vec<WaiverRecord>,
+    /// The hold's probes, in journal order.
+    pub hold_probes: Vec<ProbeRecord>,
+    /// `(seq, ts, restart)` of each `hold_started`; a restart begins a new window.
+    pub hold_starts: Vec<(u64, String, bool)>,
+    /// `(seq, outcome, reason)` of each `hold_ended`.
+    pub hold_ends: Vec<(u64, crate::journal::event::HoldOutcome, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +150,8 @@ pub struct ProbeRecord {
     pub ts: String,
     pub passed: bool,
     pub reason: Option<String>,
+    /// A hold's abort criterion this probe met (`stdout` matched).
+    pub abort: Option<String>,
 }
 
 /// How a step stands, derived from its records and its definition.
@@ -394,12 +401,43 @@ impl RunState {
             }
             Event::Gate { open, reasons, .. } => self.gate = Some((*open, reasons.clone())),
             Event::Seal { operator, .. } => self.operator_seen(operator),
-            Event::Probe { passed, reason, .. } => self.probes.push(ProbeRecord {
-                seq: e.seq,
-                ts: e.ts.clone(),
-                passed: *passed,
-                reason: reason.clone(),
-            }),
+            Event::Probe {
+                passed,
+                reason,
+                step,
+                abort,
+                ..
+            } => {
+                let rec = ProbeRecord {
+                    seq: e.seq,
+                    ts: e.ts.clone(),
+                    passed: *passed,
+                    reason: reason.clone(),
+                    abort: abort.clone(),
+                };
+                match step {
+                    Some(step) => self.step_mut(step).hold_probes.push(rec),
+                    None => self.probes.push(rec),
+                }
+            }
+            Event::HoldStarted {
+                step,
+                operator,
+                restart,
+            } => {
+                self.operator_seen(operator);
+                self.step_mut(step)
+                    .hold_starts
+                    .push((e.seq, e.ts.clone(), *restart));
+            }
+            Event::HoldEnded {
+                step,
+                outcome,
+                reason,
+            } => self
+                .step_mut(step)
+                .hold_ends
+                .push((e.seq, *outcome, reason.clone())),
             Event::TornTail { saved_as, .. } => self.torn_tails.push((e.seq, saved_as.clone())),
             Event::Unrecorded { count } => self.unrecorded.push((e.seq, *count)),
             Event::Captured {
@@ -466,82 +504,5 @@ impl RunState {
             .get(step)
             .and_then(|s| s.checks.get(item))
             .is_some_and(|c| c.checked)
-    }
-
-    /// Seq of the line at which every command of the step had last passed, if they all have.
-    pub fn passed_at(&self, step: &Step) -> Option<u64> {
-        if step.commands.is_empty() {
-            let rec = self.steps.get(&step.id);
-            if step.choice.is_some() {
-                return rec.and_then(|r| r.choice.as_ref()).map(|c| c.seq);
-            }
-            let all_checked = step
-                .checklist
-                .iter()
-                .all(|c| self.is_checked(&step.id, &c.id));
-            return if all_checked && !step.checklist.is_empty() {
-                rec.and_then(|r| r.checks.values().map(|c| c.seq).max())
-            } else {
-                None
-            };
-        }
-        let mut at = 0;
-        for c in step.commands.iter().filter(|c| !self.command_skipped(c)) {
-            let r = self.last_run(&step.id, &c.name)?;
-            if r.outcome != Outcome::Passed {
-                return None;
-            }
-            at = at.max(r.finished_seq);
-        }
-        Some(at)
-    }
-
-    pub fn step_status(&self, step: &Step) -> StepStatus {
-        if self.is_running(&step.id) {
-            return StepStatus::Running;
-        }
-        if self.step_skipped(step) {
-            return StepStatus::Skipped;
-        }
-        let rec = self.steps.get(&step.id);
-        let waived = rec.is_some_and(|r| r.waivers.iter().any(|w| w.item.is_none()));
-        let signed = rec.is_some_and(|r| !r.signoffs.is_empty());
-        if self.passed_at(step).is_some() {
-            return if signed {
-                StepStatus::SignedOff
-            } else {
-                StepStatus::Passed
-            };
-        }
-        if waived {
-            return StepStatus::Waived;
-        }
-        let latest: Vec<Option<Outcome>> = step
-            .commands
-            .iter()
-            .map(|c| self.last_run(&step.id, &c.name).map(|r| r.outcome))
-            .collect();
-        if latest.iter().flatten().any(|o| *o != Outcome::Passed) {
-            StepStatus::Failed
-        } else if latest.iter().any(Option::is_some) {
-            StepStatus::Partial
-        } else {
-            StepStatus::Pending
-        }
-    }
-
-    /// The first command of the step that has not passed yet (the one Enter runs next).
-    pub fn next_command<'a>(&self, step: &'a Step) -> Option<(usize, &'a crate::runbook::Command)> {
-        step.commands.iter().enumerate().find(|(_, c)| {
-            !self.command_skipped(c)
-                && self
-                    .last_run(&step.id, &c.name)
-                    .is_none_or(|r| r.outcome != Outcome::Passed)
-        })
-    }
-
-    /// All steps with their status, in runbook order.
-    pub fn statuses<'a>(&self, rb: &'a Runbook) -> Vec<(&'a Step, StepStatus)> {
-        rb.steps.iter().map(|s| (s, self.step_status(s))).collect()
     }
 }

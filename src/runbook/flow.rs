@@ -155,7 +155,8 @@ pub(super) fn with_options(
 /// captured values (which commands then use like variables).
 pub(super) fn prepass(cx: &mut Ctx<'_>, raw: &RawRunbook) -> Vec<CaptureDef> {
     let mut defs = Vec::new();
-    for s in &raw.steps {
+    for (i, s) in raw.steps.iter().enumerate() {
+        cx.in_step(i);
         if let Some(c) = &s.choice {
             cx.choices.insert(
                 s.id.get_ref().clone(),
@@ -189,6 +190,7 @@ pub(super) fn prepass(cx: &mut Ctx<'_>, raw: &RawRunbook) -> Vec<CaptureDef> {
             }
         }
     }
+    cx.in_runbook();
     cx.captures = defs
         .iter()
         .map(|d| (d.name.clone(), d.step.clone()))
@@ -392,7 +394,8 @@ fn no_secret(cx: &mut Ctx<'_>, s: &S<String>, what: &str) -> Template {
 /// it uses; unknown names and cycles are errors.
 pub(super) fn order(cx: &mut Ctx<'_>, raw: &[RawStep], steps: &mut [Step]) {
     let ids: BTreeSet<String> = steps.iter().map(|s| s.id.clone()).collect();
-    for (r, s) in raw.iter().zip(steps.iter_mut()) {
+    for (i, (r, s)) in raw.iter().zip(steps.iter_mut()).enumerate() {
+        cx.in_step(i);
         let mut after: Vec<String> = Vec::new();
         for a in &r.after {
             if !ids.contains(a.get_ref()) {
@@ -424,7 +427,7 @@ pub(super) fn order(cx: &mut Ctx<'_>, raw: &[RawStep], steps: &mut [Step]) {
                 }
             }
         }
-        for c in s.commands.iter().chain(&s.on_failure) {
+        for c in s.all_commands() {
             for name in used_names(c) {
                 implied.extend(cx.captures.get(&name).cloned());
             }
@@ -448,6 +451,7 @@ pub(super) fn order(cx: &mut Ctx<'_>, raw: &[RawStep], steps: &mut [Step]) {
         let mut path = Vec::new();
         if let Some(cycle) = visit(start, steps, &index, &mut mark, &mut path) {
             let names: Vec<&str> = cycle.iter().map(|i| steps[*i].id.as_str()).collect();
+            cx.in_step(cycle[0]);
             cx.error(
                 raw[cycle[0]].id.span(),
                 format!(

@@ -3,8 +3,11 @@
 
 mod commands;
 pub mod cond;
+mod ctx;
 mod flow;
 mod gate;
+mod hold;
+mod include;
 mod raw;
 pub mod shell;
 pub mod template;
@@ -156,6 +159,52 @@ pub struct Step {
     pub after: Vec<String>,
     pub when: Option<Cond>,
     pub on_failure: Vec<Command>,
+    /// Once its commands passed, the step waits this long probing; it passes when the time
+    /// is up, and fails when an abort criterion is met.
+    pub hold: Option<Hold>,
+}
+
+impl Step {
+    /// Every command the step may run: its commands, its `on_failure`, its hold's probe.
+    pub fn all_commands(&self) -> impl Iterator<Item = &Command> {
+        self.commands
+            .iter()
+            .chain(&self.on_failure)
+            .chain(self.hold.as_ref().map(|h| &h.probe))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub duration: Duration,
+    pub every: Duration,
+    pub probe: Command,
+    pub abort: AbortIf,
+}
+
+/// What fails a hold before its time is up. Zero means no such limit.
+#[derive(Debug, Clone, Default)]
+pub struct AbortIf {
+    pub failed: u32,
+    pub in_a_row: u32,
+    pub stdout: Option<Regex>,
+}
+
+impl AbortIf {
+    /// The criteria in words, for `plan` and messages.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.failed > 0 {
+            parts.push(format!("{} failed probes", self.failed));
+        }
+        if self.in_a_row > 0 {
+            parts.push(format!("{} failed in a row", self.in_a_row));
+        }
+        if let Some(re) = &self.stdout {
+            parts.push(format!("stdout matches /{re}/"));
+        }
+        parts.join(" or ")
+    }
 }
 
 #[derive(Debug, Clone)]

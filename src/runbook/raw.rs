@@ -18,6 +18,9 @@ pub struct RawRunbook {
     #[serde(default)]
     pub summary: String,
     pub default_timeout: Option<S<String>>,
+    /// Files of shared `[[steps]]`, relative to this file; their steps come first.
+    #[serde(default)]
+    pub include: Vec<S<String>>,
     #[serde(default)]
     pub vars: BTreeMap<S<String>, RawVar>,
     #[serde(default)]
@@ -106,6 +109,52 @@ pub struct RawStep {
     /// Commands run when one of the step's commands fails (after its retries).
     #[serde(default)]
     pub on_failure: Vec<RawCommand>,
+    /// Wait a while probing, after the step's commands passed (see `hold.rs`).
+    pub hold: Option<RawHold>,
+}
+
+/// A file of shared steps named by `include`: steps, and the files it includes in turn.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStepsFile {
+    #[serde(default)]
+    pub include: Vec<S<String>>,
+    #[serde(default)]
+    pub steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHold {
+    #[serde(rename = "for")]
+    pub duration: S<String>,
+    pub every: S<String>,
+    pub probe: RawProbe,
+    pub abort_if: Option<RawAbortIf>,
+}
+
+/// A hold's probe: a command without a name of its own (it is the step's probe).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub run: S<String>,
+    pub target: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub env: BTreeMap<S<String>, S<String>>,
+    pub cwd: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAbortIf {
+    /// Abort at this many failed probes in the window.
+    pub failed: Option<S<u32>>,
+    /// Abort at this many failed probes in a row.
+    pub in_a_row: Option<S<u32>>,
+    /// Abort when a probe's stdout matches.
+    pub stdout: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,7 +208,7 @@ pub struct RawUntil {
     pub within: S<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub exit: Option<S<RawExit>>,
@@ -169,7 +218,7 @@ pub struct RawExpect {
     pub stdout_not: Option<S<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged, expecting = "an exit code, a list of exit codes, or \"any\"")]
 pub enum RawExit {
     Code(i64),

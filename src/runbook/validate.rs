@@ -1,163 +1,22 @@
 //! From the raw TOML to a checked [`Runbook`]: every reference resolved, every duration and
 //! regex parsed, every problem collected with its position rather than stopping at the first.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::ops::Range;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
-
-use regex::Regex;
 
 use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
 use super::{
     CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, LOCAL, Level, LoadError,
-    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, Template, commands, flow, gate,
+    Runbook, Source, SshTarget, Step, TargetDef, TargetKind, commands, flow, gate, hold, include,
     line_col,
 };
 
+pub(super) use super::ctx::Ctx;
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
-pub(super) struct Ctx<'a> {
-    pub(super) source: &'a Source,
-    pub(super) diags: Vec<Diagnostic>,
-    pub(super) warnings: Vec<Diagnostic>,
-    /// Names a template may use: variables and captured values.
-    pub(super) vars: BTreeSet<String>,
-    /// Declared variables only.
-    pub(super) declared: BTreeSet<String>,
-    /// Choice steps and their option ids.
-    pub(super) choices: BTreeMap<String, Vec<String>>,
-    /// Captured names and the step that captures each.
-    pub(super) captures: BTreeMap<String, String>,
-    pub(super) secrets: BTreeSet<String>,
-    /// Variables with a `pattern` or `choices`: what they can hold is limited.
-    pub(super) guarded: BTreeSet<String>,
-    pub(super) targets: BTreeSet<String>,
-    pub(super) format: u32,
-}
-
-impl Ctx<'_> {
-    fn diagnostic(&self, at: usize, message: String) -> Diagnostic {
-        let (line, column) = line_col(&self.source.text, at);
-        Diagnostic {
-            path: self.source.path.clone(),
-            line,
-            column,
-            message,
-        }
-    }
-
-    pub(super) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let d = self.diagnostic(span.start, message.into());
-        self.diags.push(d);
-    }
-
-    pub(super) fn warn(&mut self, at: usize, message: impl Into<String>) {
-        let d = self.diagnostic(at, format!("warning: {}", message.into()));
-        self.warnings.push(d);
-    }
-
-    /// The source offset of byte `at` inside the string value `s`. Exact for plain strings;
-    /// escapes shift it a little.
-    pub(super) fn offset_in(&self, s: &S<String>, at: usize) -> usize {
-        let start = s.span().start;
-        let rest = &self.source.text[start..];
-        let quote = if rest.starts_with("\"\"\"") || rest.starts_with("'''") {
-            3
-        } else {
-            1
-        };
-        // A multi-line string's first newline, right after the quotes, is not part of it.
-        let newline = usize::from(quote == 3 && rest[3..].starts_with('\n'));
-        start + quote + newline + at
-    }
-
-    /// A template whose placeholders all name declared variables.
-    pub(super) fn template(&mut self, s: &S<String>) -> Template {
-        self.checked(s, Template::parse(s.get_ref()))
-    }
-
-    pub(super) fn checked(&mut self, s: &S<String>, t: Template) -> Template {
-        let unknown: Vec<(usize, String)> = t
-            .names()
-            .filter(|(_, n)| !self.vars.contains(*n))
-            .map(|(at, n)| (at, n.to_string()))
-            .collect();
-        for (at, name) in unknown {
-            let known: Vec<_> = self.vars.iter().cloned().collect();
-            let at = self.offset_in(s, at);
-            self.error(
-                at..at,
-                format!(
-                    "unknown variable `{name}` (declared: {})",
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            );
-        }
-        t
-    }
-
-    pub(super) fn duration(&mut self, s: &S<String>) -> Option<Duration> {
-        match humantime::parse_duration(s.get_ref()) {
-            Ok(d) if d.is_zero() => {
-                self.error(s.span(), "expected a duration above zero");
-                None
-            }
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.error(
-                    s.span(),
-                    format!("expected a duration like \"30s\", \"5m\" or \"24h\": {e}"),
-                );
-                None
-            }
-        }
-    }
-
-    /// Expectations match line by line: `^` and `$` anchor at each line, so `^0$` matches
-    /// output `0\n`, as a reader of the runbook would expect.
-    pub(super) fn regex(&mut self, s: &S<String>) -> Option<Regex> {
-        match regex::RegexBuilder::new(s.get_ref())
-            .multi_line(true)
-            .build()
-        {
-            Ok(r) => Some(r),
-            Err(e) => {
-                let msg = e
-                    .to_string()
-                    .lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                self.error(s.span(), format!("invalid regular expression: {msg}"));
-                None
-            }
-        }
-    }
-
-    pub(super) fn identifier(&mut self, s: &S<String>, what: &str) {
-        let ok = !s.get_ref().is_empty()
-            && s.get_ref()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            self.error(
-                s.span(),
-                format!(
-                    "{what} must be letters, digits, `-` or `_`, got {:?}",
-                    s.get_ref()
-                ),
-            );
-        }
-    }
-}
-
-pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
-    let raw: RawRunbook = match toml::from_str(&source.text) {
+pub(super) fn build(mut source: Source) -> Result<Runbook, LoadError> {
+    let mut raw: RawRunbook = match toml::from_str(&source.text) {
         Ok(r) => r,
         Err(e) => {
             let (line, column) = line_col(&source.text, e.span().map_or(0, |s| s.start));
@@ -191,7 +50,11 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             .collect(),
         targets: raw.targets.keys().map(|k| k.get_ref().clone()).collect(),
         format: raw.format.as_ref().map_or(1, |f| *f.get_ref()),
+        files: Vec::new(),
+        origins: Vec::new(),
+        current: None,
     };
+    let included = include::expand(&mut cx, &mut raw);
     cx.targets.insert(LOCAL.to_string());
     commands::format(&mut cx, raw.format.as_ref());
     cx.identifier(&raw.id, "runbook id");
@@ -218,7 +81,9 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
     let mut steps: Vec<Step> = raw
         .steps
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
+            cx.in_step(i);
             if !seen.insert(s.id.get_ref().clone()) {
                 cx.error(
                     s.id.span(),
@@ -228,17 +93,25 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
             step(&mut cx, s, default_timeout)
         })
         .collect();
+    cx.in_runbook();
     if steps.is_empty() {
         cx.error(0..0, "a runbook needs at least one [[steps]] table");
     }
     flow::order(&mut cx, &raw.steps, &mut steps);
+    cx.in_runbook();
 
     let gate = gate::gate(&mut cx, &raw, &steps, default_timeout);
 
     if cx.diags.is_empty() {
         let mut warnings = std::mem::take(&mut cx.warnings);
-        warnings.sort_by_key(|d| (d.line, d.column));
-        drop(cx);
+        warnings.sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
+        if !included.is_empty() {
+            let composed = include::compose(&cx, &included);
+            drop(cx);
+            source = composed?;
+        } else {
+            drop(cx);
+        }
         Ok(Runbook {
             id: raw.id.into_inner(),
             title: raw.title,
@@ -254,7 +127,16 @@ pub(super) fn build(source: Source) -> Result<Runbook, LoadError> {
         })
     } else {
         let mut d = cx.diags;
-        d.sort_by_key(|d| (d.line, d.column));
+        // The runbook's own problems first, then each included file's.
+        let main = source.path.clone();
+        d.sort_by(|a, b| {
+            (a.path != main, &a.path, a.line, a.column).cmp(&(
+                b.path != main,
+                &b.path,
+                b.line,
+                b.column,
+            ))
+        });
         Err(LoadError(d))
     }
 }
@@ -417,6 +299,10 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
         after: Vec::new(),
         when: s.when.as_ref().and_then(|w| flow::cond(cx, w)),
         on_failure,
+        hold: s
+            .hold
+            .as_ref()
+            .and_then(|h| hold::hold(cx, h, default_target.as_deref(), default_timeout)),
     };
     flow::same_step_order(cx, s, &step);
     step

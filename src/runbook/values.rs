@@ -33,7 +33,7 @@ impl Runbook {
             .steps
             .iter()
             .filter(|s| steps.is_empty() || steps.contains(&s.id.as_str()))
-            .flat_map(|s| s.commands.iter().chain(&s.on_failure))
+            .flat_map(super::Step::all_commands)
             .collect();
         if steps.is_empty()
             && let Some(m) = &self.gate.monitor
@@ -99,12 +99,7 @@ impl Runbook {
             .steps
             .iter()
             .filter(|s| steps.is_empty() || steps.contains(&s.id.as_str()))
-            .flat_map(|s| {
-                s.commands
-                    .iter()
-                    .chain(&s.on_failure)
-                    .map(|c| c.target.as_str())
-            })
+            .flat_map(|s| s.all_commands().map(|c| c.target.as_str()))
             .collect();
         let mut rb = self.clone();
         rb.vars.retain(|v| needed.contains(&v.name));

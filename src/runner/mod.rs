@@ -21,6 +21,7 @@ pub mod claims;
 pub mod display;
 mod flow;
 mod follow;
+pub mod hold;
 mod judge;
 pub mod monitor;
 mod open;
@@ -84,6 +85,10 @@ pub enum RunnerError {
     NoReason,
     #[error("the runbook's gate has no [gate.monitor]")]
     NoMonitor,
+    #[error("step `{0}` has no hold")]
+    NoHold(String),
+    #[error("`{0}` holds once its commands passed; run them first")]
+    HoldBeforeCommands(String),
     #[error("cannot render `{what}`: {message}")]
     Render { what: String, message: String },
     #[error("redaction failed, nothing was written: {0}")]
@@ -341,6 +346,8 @@ impl Runner {
                 duration_ms: x.duration_ms,
                 output_sha256: x.sha256,
                 reason: result.reason.clone(),
+                step: None,
+                abort: None,
             })
             .await?;
         Ok((entry, result))

@@ -56,6 +56,7 @@ impl Runtime<'_> {
         let mut tick = tokio::time::interval(TICK);
         let mut cancel = Cancel::default();
         let mut monitor_stop = Cancel::default();
+        let mut hold_stop = Cancel::default();
         let mut dirty = true;
         let mut last_draw = Instant::now() - FRAME;
         let mut quitting: Option<Instant> = None;
@@ -149,6 +150,11 @@ impl Runtime<'_> {
                     Effect::StopMonitor => monitor_stop.cancel(),
                     Effect::Record(ev) if ev.is_signed_kind() => self.record_signed(ev),
                     Effect::Acting(name) => self.runner.recorder().set_acting(name),
+                    Effect::StartHold { step } => {
+                        hold_stop = Cancel::default();
+                        self.spawn_hold(step, hold_stop.clone());
+                    }
+                    Effect::StopHold => hold_stop.cancel(),
                     Effect::Record(ev) => {
                         if let Err(e) = self.runner.submit(ev) {
                             let fail = RunnerEvent::JournalFailed(e.to_string());
@@ -221,6 +227,20 @@ impl Runtime<'_> {
                 .err()
                 .map(|e| e.to_string());
             let _ = tx.send(Action::Internal(Internal::CommandDone { step, error }));
+        });
+    }
+
+    fn spawn_hold(&self, step: String, stop: Cancel) {
+        use crate::runner::hold::HoldEnd;
+        let (r, tx) = (self.runner.clone(), self.act_tx.clone());
+        tokio::spawn(async move {
+            let msg = match r.run_hold(&step, &stop, |_| {}).await {
+                Ok(HoldEnd::Passed) => format!("`{step}`: hold passed"),
+                Ok(HoldEnd::Stopped) => format!("`{step}`: hold stopped; Enter resumes it"),
+                Ok(HoldEnd::Aborted(why)) => format!("`{step}`: hold ABORTED: {why}"),
+                Err(e) => format!("`{step}`: {e}"),
+            };
+            let _ = tx.send(Action::Internal(Internal::HoldEnded(msg)));
         });
     }
 

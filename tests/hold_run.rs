@@ -1,0 +1,257 @@
+//! Holds through the real binary on the operator's machine (`local`): a hold that passes when
+//! its time is up, one that aborts on its criterion (and runs `on_failure`), and one killed
+//! with -9 mid-window that a second process completes, the unwatched time recorded as a gap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use rehearse::journal::event::HoldOutcome;
+use rehearse::journal::state::{RunState, StepStatus};
+use rehearse::journal::{Event, read_entries};
+use rehearse::runbook::Runbook;
+
+const RUNBOOK: &str = r#"
+format = 2
+id = "holds"
+title = "Holds"
+
+[vars.stage]
+default = "25"
+choices = ["25", "50", "100"]
+
+[[steps]]
+id = "stage"
+title = "Shift traffic and hold"
+level = "must"
+target = "local"
+
+[[steps.commands]]
+name = "shift"
+run = "echo {{stage}} > weight; echo shifted >> shifts"
+
+[steps.hold]
+for = "1s"
+every = "100ms"
+probe = { run = "echo rate=0.2; cat weight", expect = { stdout = '^{{stage}}$' } }
+abort_if = { failed = 2, stdout = 'rate=([1-9]|[0-9]{2,})\.' }
+
+[[steps]]
+id = "errors"
+title = "A stage whose 5xx rate is too high"
+level = "must"
+target = "local"
+
+[[steps.commands]]
+name = "shift"
+run = "echo shifted > errors-shifted"
+
+[steps.hold]
+for = "1h"
+every = "100ms"
+probe = { run = "n=$(cat polls 2>/dev/null || echo 0); n=$((n+1)); echo $n > polls; if [ $n -ge 3 ]; then echo rate=4.5; else echo rate=0.1; fi" }
+abort_if = { stdout = 'rate=([1-9]|[0-9]{2,})\.' }
+
+[[steps.on_failure]]
+name = "back"
+run = "echo rolled-back > rolled-back"
+
+[[steps]]
+id = "long"
+title = "A longer hold"
+level = "must"
+target = "local"
+
+[[steps.commands]]
+name = "shift"
+run = "echo shifted >> long-shifts"
+
+[steps.hold]
+for = "3s"
+every = "100ms"
+probe = { run = "true" }
+abort_if = { failed = 1 }
+"#;
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("holds.toml"), RUNBOOK).unwrap();
+    let run = dir.path().join("run");
+    (dir, run)
+}
+
+fn command(dir: &Path, run: &Path, step: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rehearse"));
+    c.current_dir(dir)
+        .env("REHEARSE_STATE_DIR", dir.join("state"))
+        .env("REHEARSE_CONFIG_DIR", dir.join("cfg"))
+        .env("SSH_AUTH_SOCK", "")
+        .env("HOME", dir)
+        .args(["run", "holds.toml", "--step", step, "--run"])
+        .arg(run)
+        .stdin(Stdio::null());
+    c
+}
+
+fn step(dir: &Path, run: &Path, id: &str) -> Output {
+    command(dir, run, id).output().unwrap()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn state(run: &Path) -> RunState {
+    RunState::from_entries(&read_entries(run).unwrap_or_default())
+}
+
+fn runbook(run: &Path) -> Runbook {
+    rehearse::report::run_runbook(run).unwrap()
+}
+
+fn hold_ends(run: &Path, id: &str) -> Vec<HoldOutcome> {
+    state(run)
+        .step(id)
+        .map(|r| r.hold_ends.iter().map(|e| e.1).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_hold_passes_when_its_time_is_up_with_every_probe_recorded() {
+    let (d, run) = setup();
+    let o = step(d.path(), &run, "stage");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("hold passed"), "{}", err(&o));
+    let rb = runbook(&run);
+    let st = state(&run);
+    let s = rb.step("stage").unwrap();
+    assert_eq!(st.step_status(s), StepStatus::Passed);
+    let p = st.hold_progress(s).unwrap();
+    assert!(p.watched >= Duration::from_secs(1), "{p:?}");
+    assert!(p.gaps.is_empty() && p.failed == 0, "{p:?}");
+    // Every probe is its own line naming the step, with its output's digest.
+    let probes: Vec<_> = read_entries(&run)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::Probe {
+                step: Some(step),
+                output_sha256,
+                passed,
+                ..
+            } => Some((step, output_sha256, passed)),
+            _ => None,
+        })
+        .collect();
+    assert!(probes.len() >= 10, "{probes:?}");
+    assert!(
+        probes
+            .iter()
+            .all(|p| p.0 == "stage" && p.2 && p.1.len() == 64)
+    );
+    assert_eq!(hold_ends(&run, "stage"), [HoldOutcome::Passed]);
+    // The gate's monitoring window does not count a hold's probes.
+    assert!(st.probes.is_empty());
+    // The evidence verifies, hold probes' outputs included.
+    let v = rehearse::evidence::verify::verify(&run, None);
+    assert!(v.ok(), "{:?}", v.problems);
+}
+
+#[test]
+fn a_hold_aborts_on_its_criterion_and_runs_on_failure() {
+    let (d, run) = setup();
+    let o = step(d.path(), &run, "errors");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("hold ABORTED: stdout matched"),
+        "{}",
+        err(&o)
+    );
+    let rb = runbook(&run);
+    let st = state(&run);
+    let s = rb.step("errors").unwrap();
+    assert_eq!(st.step_status(s), StepStatus::Failed);
+    let p = st.hold_progress(s).unwrap();
+    // Two probes under 1%, then the third over it: aborted there, long before the hour.
+    assert_eq!((p.passed, p.failed), (2, 1), "{p:?}");
+    assert!(p.aborted.as_ref().unwrap().1.contains("stdout matched"));
+    assert_eq!(hold_ends(&run, "errors"), [HoldOutcome::Aborted]);
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("rolled-back")).unwrap(),
+        "rolled-back\n"
+    );
+    // Control: the honest stage, probing the same way, passes (see the test above) and its
+    // abort criterion never fired on `rate=0.2`.
+    let o = step(d.path(), &run, "stage");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+}
+
+fn probes_of(run: &Path, id: &str) -> usize {
+    state(run).step(id).map_or(0, |r| r.hold_probes.len())
+}
+
+fn kill_9(child: &mut Child) {
+    child.kill().unwrap(); // SIGKILL on Unix: no chance to record anything.
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_hold_killed_with_9_resumes_the_same_window_and_records_the_gap() {
+    let (d, run) = setup();
+    let mut first = command(d.path(), &run, "long")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until(Duration::from_secs(20), "5 probes of the hold", || {
+        probes_of(&run, "long") >= 5
+    });
+    kill_9(&mut first);
+    let before = probes_of(&run, "long");
+    // Let more than twice the interval pass unwatched after the last probe, so the time
+    // between the two processes is a gap whatever the machine's speed.
+    let last_ts = state(&run).step("long").unwrap().hold_probes[before - 1]
+        .ts
+        .clone();
+    let last = humantime::parse_rfc3339(&last_ts).unwrap();
+    common::wait_until(Duration::from_secs(10), "an unwatched stretch", || {
+        last.elapsed().unwrap_or_default() > Duration::from_millis(500)
+    });
+    let o = step(d.path(), &run, "long");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("resuming its hold"), "{}", err(&o));
+    let rb = runbook(&run);
+    let st = state(&run);
+    let s = rb.step("long").unwrap();
+    assert_eq!(st.step_status(s), StepStatus::Passed);
+    let rec = st.step("long").unwrap();
+    // The same window: the shift ran once, no restart, the first process's probes count.
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("long-shifts")).unwrap(),
+        "shifted\n"
+    );
+    assert_eq!(rec.hold_starts.len(), 2);
+    assert!(
+        rec.hold_starts.iter().all(|s| !s.2),
+        "{:?}",
+        rec.hold_starts
+    );
+    let p = st.hold_progress(s).unwrap();
+    assert_eq!(p.from, rec.runs.last().map(|r| r.finished_seq));
+    assert_eq!(p.gaps.len(), 1, "{p:?}");
+    assert!(p.gaps[0].1 > Duration::from_millis(200), "{p:?}");
+    assert_eq!(p.gaps[0].0, last_ts);
+    assert!(p.watched >= Duration::from_secs(3), "{p:?}");
+    let counted = rec
+        .hold_probes
+        .iter()
+        .filter(|x| x.seq <= p.completed_at.unwrap())
+        .count();
+    assert!(counted > before, "both processes' probes count");
+    assert_eq!(hold_ends(&run, "long"), [HoldOutcome::Passed]);
+    let ended = &rec.hold_ends[0].2;
+    assert!(ended.contains("1 unwatched gap(s) not counted"), "{ended}");
+}
