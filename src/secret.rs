@@ -4,7 +4,11 @@
 use std::fmt;
 use std::sync::Arc;
 
+use aho_corasick::{AhoCorasick, Input, MatchKind};
 use base64::Engine as _;
+
+mod scan;
+use scan::{Hit, Scan};
 
 /// A secret string. `Debug` and `Display` print a placeholder; only `expose` gives the value.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -34,39 +38,35 @@ impl fmt::Display for SecretString {
     }
 }
 
-/// One form of a secret to find. Base64 forms may be wrapped (`base64` wraps at 76 columns,
-/// PEM at 64, `-w N` anywhere): they match with line breaks between any two characters.
+/// One form of a secret. Base64 forms may be wrapped (`base64` wraps at 76 columns, PEM at
+/// 64, `-w N` anywhere): they match with line breaks between any two characters.
 #[derive(Clone)]
 struct Needle {
     bytes: Vec<u8>,
-    repl: Vec<u8>,
     wrapped: bool,
 }
 
-enum Match {
-    /// The needle matched, consuming this many bytes of input.
-    Full(usize),
-    /// The input ended while it still matched: more bytes may complete it.
-    Partial,
-    No,
+fn is_break(b: u8) -> bool {
+    b == b'\n' || b == b'\r'
 }
 
 impl Needle {
-    fn at(&self, hay: &[u8]) -> Match {
+    /// Whether `tail` is a proper beginning of this needle, so more input may complete it.
+    fn could_start(&self, tail: &[u8]) -> bool {
         let mut h = 0;
         for (k, &b) in self.bytes.iter().enumerate() {
             if self.wrapped && k > 0 {
-                while h < hay.len() && (hay[h] == b'\n' || hay[h] == b'\r') {
+                while h < tail.len() && is_break(tail[h]) {
                     h += 1;
                 }
             }
-            match hay.get(h) {
-                None => return Match::Partial,
+            match tail.get(h) {
+                None => return true,
                 Some(&c) if c == b => h += 1,
-                Some(_) => return Match::No,
+                Some(_) => return false,
             }
         }
-        Match::Full(h)
+        false
     }
 
     /// The most input bytes a match can span: two break bytes (`\r\n`) per gap when wrapped.
@@ -79,11 +79,52 @@ impl Needle {
     }
 }
 
+/// One multi-pattern automaton (leftmost-longest, so a secret containing another wins) and
+/// which secret each of its patterns belongs to.
+#[derive(Clone)]
+struct Searcher {
+    ac: AhoCorasick,
+    secret: Vec<usize>,
+}
+
+impl Searcher {
+    fn build(forms: Vec<(Vec<u8>, usize)>) -> Option<Searcher> {
+        if forms.is_empty() {
+            return None;
+        }
+        let (patterns, secret): (Vec<Vec<u8>>, Vec<usize>) = forms.into_iter().unzip();
+        #[allow(clippy::expect_used)]
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(patterns)
+            // Only more than ~2^31 automaton states fail: secrets are a handful of short values.
+            .expect("secret patterns fit an Aho-Corasick automaton");
+        Some(Searcher { ac, secret })
+    }
+
+    fn find(&self, hay: &[u8], from: usize) -> Option<Hit> {
+        let m = self.ac.find(Input::new(hay).range(from..))?;
+        Some(Hit {
+            start: m.start(),
+            end: m.end(),
+            len: m.len(),
+            secret: self.secret[m.pattern().as_usize()],
+        })
+    }
+}
+
 /// Replaces every secret value (and its base64 forms) with `[secret:NAME]`.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// Longest needle first so a secret containing another wins.
+    /// Every form, for deciding how much of a stream's tail a secret could still complete.
     needles: Vec<Needle>,
+    /// Secret values as they are.
+    plain: Option<Searcher>,
+    /// Their base64 forms, searched in the input with line breaks taken out.
+    wrapped: Option<Searcher>,
+    /// `[secret:NAME]` for each secret.
+    repl: Vec<Vec<u8>>,
+    max_len: usize,
 }
 
 impl fmt::Debug for Redactor {
@@ -126,28 +167,30 @@ pub fn check_secret_lengths(secrets: &[(String, SecretString)]) -> Result<(), Sh
 
 impl Redactor {
     pub fn new(secrets: &[(String, SecretString)]) -> Self {
-        let mut needles = Vec::new();
+        let (mut plain, mut wrapped, mut repl) = (Vec::new(), Vec::new(), Vec::new());
         for (name, value) in secrets {
             if value.expose().len() < MIN_SECRET_LEN {
                 continue;
             }
-            let repl = format!("[secret:{name}]").into_bytes();
-            needles.push(Needle {
-                bytes: value.expose().as_bytes().to_vec(),
-                repl: repl.clone(),
-                wrapped: false,
-            });
-            for form in base64_forms(value.expose()) {
-                needles.push(Needle {
-                    bytes: form,
-                    repl: repl.clone(),
-                    wrapped: true,
-                });
-            }
+            let id = repl.len();
+            repl.push(format!("[secret:{name}]").into_bytes());
+            plain.push((value.expose().as_bytes().to_vec(), id));
+            wrapped.extend(base64_forms(value.expose()).into_iter().map(|f| (f, id)));
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.bytes.len()));
-        needles.dedup_by(|a, b| a.bytes == b.bytes);
-        Redactor { needles }
+        let needles: Vec<Needle> = (plain.iter().map(|(b, _)| (b, false)))
+            .chain(wrapped.iter().map(|(b, _)| (b, true)))
+            .map(|(bytes, wrapped)| Needle {
+                bytes: bytes.clone(),
+                wrapped,
+            })
+            .collect();
+        Redactor {
+            max_len: needles.iter().map(Needle::span).max().unwrap_or(0),
+            needles,
+            plain: Searcher::build(plain),
+            wrapped: Searcher::build(wrapped),
+            repl,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -156,31 +199,25 @@ impl Redactor {
 
     /// The most bytes one match can span: a streaming redactor holds back less than this.
     pub fn max_len(&self) -> usize {
-        self.needles.iter().map(Needle::span).max().unwrap_or(0)
+        self.max_len
     }
 
-    fn full_at(&self, hay: &[u8]) -> Option<(usize, &[u8])> {
-        self.needles.iter().find_map(|n| match n.at(hay) {
-            Match::Full(len) => Some((len, n.repl.as_slice())),
-            _ => None,
-        })
+    fn scan<'a>(&'a self, hay: &'a [u8]) -> Scan<'a> {
+        Scan::new(self.plain.as_ref(), self.wrapped.as_ref(), hay)
     }
 
     pub fn redact(&self, input: &[u8]) -> Vec<u8> {
-        if self.needles.is_empty() {
+        if self.is_empty() {
             return input.to_vec();
         }
         let mut out = Vec::with_capacity(input.len());
-        let mut i = 0;
-        while i < input.len() {
-            if let Some((len, repl)) = self.full_at(&input[i..]) {
-                out.extend_from_slice(repl);
-                i += len;
-            } else {
-                out.push(input[i]);
-                i += 1;
-            }
+        let mut last = 0;
+        for hit in self.scan(input) {
+            out.extend_from_slice(&input[last..hit.start]);
+            out.extend_from_slice(&self.repl[hit.secret]);
+            last = hit.end;
         }
+        out.extend_from_slice(&input[last..]);
         out
     }
 
@@ -190,10 +227,8 @@ impl Redactor {
 
     /// The first secret form found in `haystack`, for the export's last check.
     pub fn find_leak(&self, haystack: &[u8]) -> Option<String> {
-        (0..haystack.len()).find_map(|i| {
-            self.full_at(&haystack[i..])
-                .map(|(_, repl)| String::from_utf8_lossy(repl).into_owned())
-        })
+        let hit = self.scan(haystack).next()?;
+        Some(String::from_utf8_lossy(&self.repl[hit.secret]).into_owned())
     }
 }
 
@@ -263,9 +298,23 @@ impl StreamRedactor {
         if hold == self.pending.len() {
             return Vec::new();
         }
-        let cut = self.safe_cut(hold);
-        let head: Vec<u8> = self.pending.drain(..cut).collect();
-        self.redactor.redact(&head)
+        // Emit up to the hold, moving the cut right past any match that begins before it, so
+        // no match straddles the cut and the next push resumes where a whole scan would.
+        let mut cut = self.pending.len() - hold;
+        let mut out = Vec::with_capacity(cut);
+        let mut last = 0;
+        for hit in self.redactor.scan(&self.pending) {
+            if hit.start >= cut {
+                break;
+            }
+            out.extend_from_slice(&self.pending[last..hit.start]);
+            out.extend_from_slice(&self.redactor.repl[hit.secret]);
+            last = hit.end;
+            cut = cut.max(hit.end);
+        }
+        out.extend_from_slice(&self.pending[last..cut]);
+        self.pending.drain(..cut);
+        out
     }
 
     /// Length of the longest suffix of `pending` that a needle could still complete.
@@ -275,29 +324,9 @@ impl StreamRedactor {
             .rev()
             .find(|&k| {
                 let tail = &self.pending[self.pending.len() - k..];
-                self.redactor
-                    .needles
-                    .iter()
-                    .any(|n| matches!(n.at(tail), Match::Partial))
+                self.redactor.needles.iter().any(|n| n.could_start(tail))
             })
             .unwrap_or(0)
-    }
-
-    /// Where to split so that no match straddles the cut: move the cut right past any match
-    /// that begins before it.
-    fn safe_cut(&self, hold: usize) -> usize {
-        let mut cut = self.pending.len() - hold;
-        let mut i = 0;
-        while i < cut {
-            match self.redactor.full_at(&self.pending[i..]) {
-                Some((len, _)) => i += len,
-                None => i += 1,
-            }
-            if i > cut {
-                cut = i;
-            }
-        }
-        cut.min(self.pending.len())
     }
 
     pub fn finish(&mut self) -> Vec<u8> {

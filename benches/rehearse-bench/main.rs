@@ -3,12 +3,14 @@
 //! pairs against its peer and lands in BENCHMARKS.md.
 //!
 //! `rehearse-bench flood --bytes N [--rate B/s] [--end-file F]` is the output generator the TUI
-//! figure runs as its command.
+//! figure runs as its command; `rehearse-bench micro` times the log fold and the redactor
+//! in-process (see micro.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod flood;
 mod journal;
 mod measure;
+mod micro;
 mod report;
 mod short;
 mod stream;
@@ -139,6 +141,10 @@ fn main() {
     if argv.peek().map(String::as_str) == Some("flood") {
         argv.next();
         std::process::exit(flood::main(argv));
+    }
+    if argv.peek().map(String::as_str) == Some("micro") {
+        argv.next();
+        std::process::exit(micro::main(argv));
     }
     let args = parse(argv);
     let ctx = &args.ctx;

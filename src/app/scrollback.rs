@@ -31,13 +31,17 @@ pub struct LogLine {
 
 impl LogLine {
     fn from_raw(kind: LineKind, raw: &[u8], attr: &mut Attr) -> LogLine {
-        let segs = crate::app::ansi::parse_line(raw, attr);
-        let text: String = segs.iter().map(|(_, s)| s.as_str()).collect();
-        let plain = segs.iter().all(|(a, _)| a.is_plain());
+        let folded = crate::app::ansi::fold_line(raw, attr);
+        // A plain line needs no segments: most output then costs one allocation a line.
+        let segs = if folded.is_plain() {
+            Vec::new()
+        } else {
+            folded.segments()
+        };
         LogLine {
             kind,
-            text,
-            segs: if plain { Vec::new() } else { segs },
+            text: folded.text,
+            segs,
         }
     }
 }
@@ -110,14 +114,17 @@ impl LogBuffer {
             self.flush_partial();
         }
         self.partial_kind = kind;
-        for &b in bytes {
-            if b == b'\n' {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = MAX_LINE - self.partial.len();
+            let (take, newline) = match memchr::memchr(b'\n', &rest[..rest.len().min(room)]) {
+                Some(i) => (i, true),
+                None => (rest.len().min(room), false),
+            };
+            self.partial.extend_from_slice(&rest[..take]);
+            rest = &rest[take + usize::from(newline)..];
+            if newline || self.partial.len() >= MAX_LINE {
                 self.flush_partial_as_line();
-            } else {
-                self.partial.push(b);
-                if self.partial.len() >= MAX_LINE {
-                    self.flush_partial_as_line();
-                }
             }
         }
     }
@@ -177,6 +184,17 @@ mod tests {
         b.push_bytes(b"o\n", false);
         assert_eq!(b.get(1).map(|l| l.text), Some("two".into()));
         assert_eq!(b.len(), 2);
+    }
+
+    #[test]
+    fn endless_line_is_broken_at_max_line() {
+        let mut b = LogBuffer::default();
+        b.push_bytes(&vec![b'x'; MAX_LINE * 2 + 3], false);
+        b.push_bytes(b"\n", false);
+        let lens: Vec<usize> = (0..b.len())
+            .filter_map(|i| b.get(i).map(|l| l.text.len()))
+            .collect();
+        assert_eq!(lens, [MAX_LINE, MAX_LINE, 3]);
     }
 
     #[test]
