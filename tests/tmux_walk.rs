@@ -59,6 +59,24 @@ impl Walk<'_> {
         });
     }
 
+    /// A destructive command: `y` does nothing; typing the step's id runs it.
+    fn run_destructive(&self, step: &str, shows: &str) {
+        let n = count(self.journal, "command_finished");
+        self.t.keys(&["Enter"]);
+        let s = self.t.wait_text("Destructive command", T);
+        assert!(s.contains(shows), "{s}");
+        self.t.keys(&["y", "Enter"]);
+        self.t.wait_text(&format!("type `{step}` exactly"), T);
+        assert_eq!(count(self.journal, "command_finished"), n, "y ran it");
+        // Clear the `y`, then the step's id.
+        self.t.keys(&["BSpace"]);
+        self.t.text(step);
+        self.t.keys(&["Enter"]);
+        wait_file(self.journal, "the confirmed command", T, |j| {
+            j.matches(r#""kind":"command_finished""#).count() > n
+        });
+    }
+
     /// Tick the checklist items at these positions (focus the checklist and back).
     fn tick(&self, rows: &[usize]) {
         self.t.keys(&["Tab", "Tab"]);
@@ -167,7 +185,7 @@ fn demo_walked_to_an_open_gate() {
     // p6 rollback: a second release, roll back (confirm), verify; then forward again.
     w.next_step("Rollback: deploy a second release");
     w.run();
-    w.run_confirmed("rollback/roll-back");
+    w.run_destructive("rollback", "rollback/roll-back");
     w.run();
     w.next_step("Forward again to the newest release");
     w.run();

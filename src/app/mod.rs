@@ -551,7 +551,7 @@ impl App {
             run,
             target,
             host_key,
-            destructive: false,
+            destructive: cmd.destructive,
             typed: dialog::text_area(&format!("type {} to run it", step.id)),
             scroll: 0,
             error: None,

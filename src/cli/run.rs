@@ -33,8 +33,14 @@ fn confirm_headless(runner: &Runner, step: &str, index: usize, yes: bool) -> Opt
         "── `{step}/{}` on {} is marked confirm = true:\n    $ {shown}",
         cmd.name, cmd.target
     );
-    eprint!("run it? [y/N] ");
     let mut answer = String::new();
+    if cmd.destructive {
+        eprint!("destructive: type the step id `{step}` to run it: ");
+        let _ = std::io::stdin().read_line(&mut answer);
+        return (answer.trim() != step)
+            .then(|| format!("`{step}/{}` not confirmed; stopped", cmd.name));
+    }
+    eprint!("run it? [y/N] ");
     let _ = std::io::stdin().read_line(&mut answer);
     matches!(answer.trim(), "y" | "Y" | "yes")
         .then_some(())

@@ -22,6 +22,7 @@ pub(super) fn hold(
         target: p.target.clone(),
         timeout: p.timeout.clone(),
         confirm: false,
+        destructive: false,
         pty: false,
         expect: p.expect.clone(),
         proves: None,

@@ -214,6 +214,8 @@ pub struct Command {
     pub target: String,
     pub timeout: Duration,
     pub confirm: bool,
+    /// Confirmed only by typing the step's id, never by a single key.
+    pub destructive: bool,
     pub pty: bool,
     pub expect: Expect,
     pub proves: Option<String>,

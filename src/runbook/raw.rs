@@ -166,6 +166,9 @@ pub struct RawCommand {
     pub timeout: Option<S<String>>,
     #[serde(default)]
     pub confirm: bool,
+    /// Runs only once the operator types the step's id (implies `confirm`).
+    #[serde(default)]
+    pub destructive: bool,
     #[serde(default)]
     pub pty: bool,
     pub expect: Option<RawExpect>,

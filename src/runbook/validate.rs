@@ -390,7 +390,8 @@ pub(super) fn command(
             .as_ref()
             .and_then(|t| cx.duration(t))
             .unwrap_or(default_timeout),
-        confirm: c.confirm,
+        confirm: c.confirm || c.destructive,
+        destructive: c.destructive,
         pty: c.pty,
         expect,
         proves: c.proves.as_ref().map(|p| p.get_ref().clone()),
