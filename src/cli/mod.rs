@@ -231,6 +231,50 @@ pub async fn operator(
     crate::session::operator(&opts, &opts.settings).await
 }
 
+/// The runbook a run started with (only if its digest matches the journal's), or the exit code
+/// after saying why.
+pub fn run_runbook_or_exit(run_dir: &Path) -> Result<Runbook, i32> {
+    crate::report::run_runbook(run_dir).map_err(|e| {
+        eprintln!("rehearse: {e}");
+        EXIT_USAGE
+    })
+}
+
+/// Who acts, or the exit code after saying why.
+pub async fn operator_or_exit(global: &Global) -> Result<crate::runner::Operator, i32> {
+    operator(global).await.map_err(|e| {
+        eprintln!("rehearse: {e}");
+        EXIT_USAGE
+    })
+}
+
+/// A runner on an existing run with no executors, for lines that need only the journal (a
+/// sign-off, an acknowledgement). Known secret values still keep what is written clean.
+pub fn open_for_lines(
+    rb: Runbook,
+    run_dir: &Path,
+    given: &[(String, String)],
+    op: crate::runner::Operator,
+    tx: tokio::sync::mpsc::Sender<crate::runner::RunnerEvent>,
+) -> Result<crate::runner::Opened, i32> {
+    let vars = rb.resolve_vars(given).map(|(v, _)| v).map_err(|e| {
+        eprintln!("rehearse: {e}");
+        EXIT_USAGE
+    })?;
+    crate::runner::Runner::open(
+        Arc::new(rb),
+        vars,
+        std::collections::BTreeMap::new(),
+        op,
+        run_dir.to_path_buf(),
+        tx,
+    )
+    .map_err(|e| {
+        eprintln!("rehearse: {e}");
+        EXIT_FAILED
+    })
+}
+
 /// Install the file logger: nothing is printed to the terminal while the TUI is up.
 fn init_logging(state: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = paths::log_dir(state);

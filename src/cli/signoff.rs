@@ -2,15 +2,13 @@
 //! the same runner that writes every other line, so the signature is the line right after the
 //! sign-off. Refuses without a signing key unless `--unsigned` (which then counts for nothing).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use tokio::sync::mpsc;
 
 use super::*;
 use crate::journal::Event;
-use crate::report;
-use crate::runner::{Runner, RunnerEvent};
+use crate::runner::RunnerEvent;
 
 pub async fn signoff_cmd(
     run_dir: &Path,
@@ -20,24 +18,18 @@ pub async fn signoff_cmd(
     given: &[(String, String)],
     global: &Global,
 ) -> i32 {
-    let rb = match report::run_runbook(run_dir) {
+    let rb = match run_runbook_or_exit(run_dir) {
         Ok(rb) => rb,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
+        Err(c) => return c,
     };
     if rb.step(step).is_none() {
         let ids: Vec<_> = rb.steps.iter().map(|s| s.id.as_str()).collect();
         eprintln!("rehearse: no step `{step}` (steps: {})", ids.join(", "));
         return EXIT_USAGE;
     }
-    let mut op = match operator(global).await {
+    let mut op = match operator_or_exit(global).await {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
+        Err(c) => return c,
     };
     if unsigned {
         op.key = None;
@@ -48,14 +40,6 @@ pub async fn signoff_cmd(
         );
         return EXIT_USAGE;
     }
-    // Signing needs no variable values; known secrets still keep the note clean.
-    let vars = match rb.resolve_vars(given) {
-        Ok((v, _missing)) => v,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let (tx, mut rx) = mpsc::channel(1024);
     let failures = tokio::spawn(async move {
         let mut failed = Vec::new();
@@ -67,19 +51,9 @@ pub async fn signoff_cmd(
         failed
     });
     let name = op.name.clone();
-    let opened = match Runner::open(
-        std::sync::Arc::new(rb),
-        vars,
-        BTreeMap::new(),
-        op,
-        run_dir.to_path_buf(),
-        tx,
-    ) {
+    let opened = match open_for_lines(rb, run_dir, given, op, tx) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_FAILED;
-        }
+        Err(c) => return c,
     };
     let recorded = opened
         .runner

@@ -214,12 +214,9 @@ pub async fn ack_cmd(
     given: &[(String, String)],
     global: &Global,
 ) -> i32 {
-    let rb = match report::run_runbook(run_dir) {
+    let rb = match run_runbook_or_exit(run_dir) {
         Ok(rb) => rb,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
+        Err(c) => return c,
     };
     if rb.gate.monitor.is_none() {
         eprintln!(
@@ -232,12 +229,9 @@ pub async fn ack_cmd(
         eprintln!("rehearse: an acknowledgement needs a reason (--reason TEXT)");
         return EXIT_USAGE;
     }
-    let op = match operator(global).await {
+    let op = match operator_or_exit(global).await {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
+        Err(c) => return c,
     };
     if op.key.is_none() {
         eprintln!(
@@ -247,28 +241,11 @@ pub async fn ack_cmd(
         );
         return EXIT_USAGE;
     }
-    let vars = match rb.resolve_vars(given) {
-        Ok((v, _missing)) => v,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_USAGE;
-        }
-    };
     let (tx, mut rx) = mpsc::channel(1024);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let opened = match crate::runner::Runner::open(
-        Arc::new(rb),
-        vars,
-        std::collections::BTreeMap::new(),
-        op,
-        run_dir.to_path_buf(),
-        tx,
-    ) {
+    let opened = match open_for_lines(rb, run_dir, given, op, tx) {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("rehearse: {e}");
-            return EXIT_FAILED;
-        }
+        Err(c) => return c,
     };
     let recorded = opened.runner.acknowledge_monitor(reason).await;
     let closed = opened.runner.close(Duration::from_secs(5)).await;
