@@ -155,6 +155,8 @@ fn two_instances_pressing_enter_together_run_the_step_once() {
     let refused = [&ana, &bob]
         .iter()
         .any(|t| t.screen().contains("is being run by"));
+    // For the record (shown with --no-capture): both screens after the race.
+    eprintln!("ana:\n{}\nbob:\n{}", ana.screen(), bob.screen());
     assert!(refused, "ana:\n{}\nbob:\n{}", ana.screen(), bob.screen());
     for t in [&ana, &bob] {
         t.keys(&["q"]);
