@@ -29,6 +29,11 @@ pub fn new_run_dir(runs: &Path, runbook_id: &str) -> PathBuf {
 }
 
 fn git_commit(path: &Path) -> Option<String> {
+    // A bundled runbook has no file, so no repository: asking git about the working directory
+    // would record someone else's commit (and costs a process spawn at start-up).
+    if !path.is_file() {
+        return None;
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
