@@ -215,3 +215,28 @@ fn the_main_screen_in_the_light_theme_at_60x20() {
     let (_dir, mut a) = app();
     insta::assert_snapshot!(screen(&mut a, 60, 20, &theme));
 }
+
+/// After a failed probe the gate pane says why the gate is shut and what reopens it.
+#[test]
+fn a_failed_window_says_what_reopens_the_gate() {
+    let theme = Theme::load("dark").expect("theme");
+    let (dir, mut a) = app();
+    let (mut j, _, _) = Journal::open(dir.path()).expect("journal");
+    let probe = j
+        .append(Event::Probe {
+            passed: false,
+            exit_status: Some(1),
+            duration_ms: 3,
+            output_sha256: "0".repeat(64),
+            reason: Some("exit 1, expected exit 0".into()),
+            step: None,
+            abort: None,
+        })
+        .expect("append");
+    a.update(Action::Internal(Internal::Runner(
+        rehearse::runner::RunnerEvent::Recorded(Box::new(probe.entry)),
+    )));
+    let s = screen(&mut a, 160, 48, &theme);
+    assert!(s.contains("window failed: fix the cause"), "{s}");
+    assert!(s.contains("rehearse ack RUN_DIR"), "{s}");
+}

@@ -111,6 +111,27 @@ impl Widget for Gate<'_> {
                 ]));
             }
         }
+        // A failed window says why the gate is shut and what reopens it.
+        if let Some(m) = &v.monitor {
+            let over =
+                m.failed > m.max_failures || (m.max_in_a_row > 0 && m.in_a_row >= m.max_in_a_row);
+            if over {
+                let why = m.last_failure.clone().unwrap_or_default();
+                // First, where it cannot be cut off: it is what the operator must do next.
+                lines.insert(0, Line::styled(
+                    fit(
+                        &format!(
+                            "window failed: fix the cause, then `rehearse ack RUN_DIR --reason …` restarts it ({} failed, max {}{})",
+                            m.failed,
+                            m.max_failures,
+                            if why.is_empty() { String::new() } else { format!("; last: {why}") }
+                        ),
+                        w,
+                    ),
+                    theme.failed,
+                ));
+            }
+        }
         if v.requirements.is_empty() {
             lines.push(Line::styled(
                 "this runbook's gate has no requirements",
