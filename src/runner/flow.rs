@@ -7,14 +7,14 @@ use std::time::Instant;
 use super::{CommandResult, Runner, RunnerError};
 use crate::exec::Cancel;
 use crate::journal::state::RunState;
-use crate::journal::{Entry, Event, Outcome, read_entries};
+use crate::journal::{Entry, Event, Outcome};
 use crate::runbook::{Command, Step};
 
 impl Runner {
-    /// The run as its journal tells it now, lines of other processes included.
+    /// The run as its journal tells it now: every line this process wrote (on acknowledgement)
+    /// and every line of other processes the writer has followed (within its 250 ms tick).
     pub fn state(&self) -> Result<RunState, RunnerError> {
-        let entries = read_entries(self.run_dir()).map_err(RunnerError::Journal)?;
-        Ok(RunState::from_entries(&entries))
+        self.writer.state()
     }
 
     /// Record that `step` runs although steps it comes after are not done, and why.

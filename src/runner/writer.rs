@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::claims::{Claim, Claims};
+use crate::journal::state::RunState;
 use super::follow::Follower;
 use super::presence::{self, Roster};
 use super::{RunnerError, RunnerEvent};
@@ -120,12 +121,17 @@ impl Recorder {
 /// The writer task and its queue.
 pub struct Writer {
     recorder: Recorder,
+    /// The run as every line this writer has seen tells it (ours on acknowledgement, others'
+    /// as followed): what order, conditions and holds are decided on, without re-reading the
+    /// journal file for each command.
+    state: Arc<std::sync::Mutex<RunState>>,
     join: std::sync::Mutex<Option<JoinHandle<()>>>,
     run_dir: PathBuf,
 }
 
 struct Task {
     journal: Option<Journal>,
+    state: Arc<std::sync::Mutex<RunState>>,
     /// Who this process acts for: named on the gate lines it writes.
     operator: Option<String>,
     /// Who runs which step, from every line this writer has seen (ours and others').
@@ -159,8 +165,10 @@ impl Writer {
         let run_dir = journal.dir().to_path_buf();
         let (tx, rx) = mpsc::unbounded_channel();
         let pending = Arc::new(AtomicUsize::new(0));
+        let state = Arc::new(std::sync::Mutex::new(RunState::from_entries(seen)));
         let task = Task {
             journal: Some(journal),
+            state: state.clone(),
             operator,
             claims: Arc::new(std::sync::Mutex::new(Claims::from_entries(seen))),
             redactor,
@@ -176,9 +184,18 @@ impl Writer {
         let join = tokio::spawn(task.run(rx));
         Writer {
             recorder: Recorder { tx, pending },
+            state,
             join: std::sync::Mutex::new(Some(join)),
             run_dir,
         }
+    }
+
+    /// A snapshot of the run's state (every line told so far, in file order).
+    pub fn state(&self) -> Result<RunState, RunnerError> {
+        self.state
+            .lock()
+            .map(|s| s.clone())
+            .map_err(|_| RunnerError::WriterGone)
     }
 
     pub fn recorder(&self) -> &Recorder {
@@ -467,6 +484,10 @@ impl Task {
 
     async fn tell(&mut self, ev: RunnerEvent) {
         if let RunnerEvent::Recorded(e) = &ev {
+            // Each line is told exactly once, in file order: fold it into the state here.
+            if let Ok(mut s) = self.state.lock() {
+                s.apply(e);
+            }
             if let Ok(mut c) = self.claims.lock() {
                 c.observe(e);
             }
