@@ -26,11 +26,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::claims::{Claim, Claims};
-use crate::journal::state::RunState;
 use super::follow::Follower;
 use super::presence::{self, Roster};
 use super::{RunnerError, RunnerEvent};
 use crate::journal::sign::SigningKey;
+use crate::journal::state::RunState;
 use crate::journal::{Appended, Entry, Event, Journal, JournalError};
 use crate::secret::Redactor;
 
