@@ -34,6 +34,16 @@ impl Walk<'_> {
         wait_file(self.journal, "a command to finish", T, |j| {
             j.matches(r#""kind":"command_finished""#).count() > n
         });
+        self.settled();
+    }
+
+    /// The line is on disk before the screen hears of it: wait until the step no longer shows
+    /// as running, or the next key (a sign-off) would reach a step still running.
+    fn settled(&self) {
+        self.t
+            .wait_for("the step to stop running on screen", T, |s| {
+                !s.contains("· running")
+            });
     }
 
     /// Run a command whose expectation proves an item, and confirm the proposed tick.
@@ -57,6 +67,7 @@ impl Walk<'_> {
         wait_file(self.journal, "the confirmed command", T, |j| {
             j.matches(r#""kind":"command_finished""#).count() > n
         });
+        self.settled();
     }
 
     /// A destructive command: `y` does nothing; typing the step's id runs it.
@@ -75,6 +86,7 @@ impl Walk<'_> {
         wait_file(self.journal, "the confirmed command", T, |j| {
             j.matches(r#""kind":"command_finished""#).count() > n
         });
+        self.settled();
     }
 
     /// Tick the checklist items at these positions (focus the checklist and back).
