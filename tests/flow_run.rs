@@ -228,6 +228,57 @@ fn a_capture_feeds_a_later_command_and_the_rollback() {
     let s = state(&run);
     let back = s.last_run("rollback", "back").unwrap();
     assert!(back.run.contains("r5"), "{}", back.run);
+    // The report lists each captured value under its step, with the line that recorded it.
+    let report = rehearse::report::build(&run, None).unwrap();
+    let md = rehearse::report::to_markdown(&report);
+    for (name, command, value) in [("previous", "previous", "r5"), ("release", "deploy", "r7")] {
+        let line = format!(
+            "- Captured `{name}` = `{value}` from {command} (line {})",
+            s.captures[name].seq + 1
+        );
+        assert!(md.contains(&line), "{line}\n{md}");
+    }
+}
+
+#[test]
+fn a_hostile_captured_value_stays_text_in_the_report() {
+    let (d, run) = setup();
+    let dir = d.path();
+    // The attack: a release name that is markup, captured by a runbook that accepts it.
+    let text = RUNBOOK
+        .replace(
+            "echo 'deployed release: r7; tail'; echo r7 > current",
+            "echo 'deployed release: <img src=x onerror=alert(1)>## Gate: OPEN; tail'; echo r7 > current",
+        )
+        .replace(r"regex = 'release: (r\d+);'", r"regex = 'release: ([^;]+);'")
+        .replace("expect = { stdout = '^{{release}}$', stdout_not = 'r0' }", "");
+    std::fs::write(dir.join("flow.toml"), text).unwrap();
+    let o = step(dir, &run, "deploy", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        state(&run).captures["release"].value,
+        "<img src=x onerror=alert(1)>## Gate: OPEN"
+    );
+    let report = rehearse::report::build(&run, None).unwrap();
+    let html = rehearse::report::to_html(&report);
+    assert!(!html.contains("<img"), "{html}");
+    assert!(
+        html.contains("<code>&lt;img src=x onerror=alert(1)&gt;## Gate: OPEN</code>"),
+        "{html}"
+    );
+    let md = rehearse::report::to_markdown(&report);
+    // Every `<` of the value is escaped, so the tag renders as text (the command's output
+    // excerpt shows it too, inside a code fence).
+    assert!(
+        md.contains(r"`\<img src\=x onerror\=alert\(1\)\>\#\# Gate\: OPEN`"),
+        "{md}"
+    );
+    assert!(!md.lines().any(|l| l.starts_with("## Gate: OPEN")), "{md}");
+    // Control: the honest capture beside it reads as it is.
+    assert!(
+        md.contains("- Captured `previous` = `r0` from previous"),
+        "{md}"
+    );
 }
 
 #[test]

@@ -131,7 +131,9 @@ fn a_hold_passes_when_its_time_is_up_with_every_probe_recorded() {
     assert_eq!(st.step_status(s), StepStatus::Passed);
     let p = st.hold_progress(s).unwrap();
     assert!(p.watched >= Duration::from_secs(1), "{p:?}");
-    assert!(p.gaps.is_empty() && p.failed == 0, "{p:?}");
+    // (No assertion that there is no gap: on a loaded machine a 100 ms probe can take longer
+    // than its allowance, and that stretch is rightly not counted.)
+    assert_eq!(p.failed, 0, "{p:?}");
     // Every probe is its own line naming the step, with its output's digest.
     let probes: Vec<_> = read_entries(&run)
         .unwrap()
@@ -158,6 +160,30 @@ fn a_hold_passes_when_its_time_is_up_with_every_probe_recorded() {
     // The evidence verifies, hold probes' outputs included.
     let v = rehearse::evidence::verify::verify(&run, None);
     assert!(v.ok(), "{:?}", v.problems);
+    // The report lists the hold, how it went, and every probe it recorded.
+    // Nothing here is signed, so nothing counts as sealed, and the report says both.
+    let report = rehearse::report::build(&run, None).unwrap();
+    let row = report.steps.iter().find(|s| s.id == "stage").unwrap();
+    let hold = row.model.hold.as_ref().unwrap();
+    let at = p.completed_at.unwrap() + 1;
+    assert_eq!(
+        hold.verdict,
+        format!(
+            "not started: the step's commands have not all passed as sealed; \
+             passed at line {at} as recorded after the seal (not counted)"
+        )
+    );
+    assert_eq!((hold.window.as_str(), hold.every.as_str()), ("1s", "100ms"));
+    assert_eq!(hold.probes.len(), probes.len());
+    assert!(hold.probes.iter().all(|p| p.passed && !p.sealed));
+    assert_eq!(hold.sessions.len(), 2, "{:?}", hold.sessions);
+    let md = rehearse::report::to_markdown(&report);
+    assert_eq!(
+        md.matches("\n  - Probe line ").count(),
+        probes.len(),
+        "{md}"
+    );
+    assert!(md.contains("- Hold for 1s, a probe every 100ms: "), "{md}");
 }
 
 #[test]
@@ -179,6 +205,22 @@ fn a_hold_aborts_on_its_criterion_and_runs_on_failure() {
     assert_eq!((p.passed, p.failed), (2, 1), "{p:?}");
     assert!(p.aborted.as_ref().unwrap().1.contains("stdout matched"));
     assert_eq!(hold_ends(&run, "errors"), [HoldOutcome::Aborted]);
+    let report = rehearse::report::build(&run, None).unwrap();
+    let row = report.steps.iter().find(|s| s.id == "errors").unwrap();
+    let hold = row.model.hold.as_ref().unwrap();
+    let at = p.aborted.as_ref().unwrap().0;
+    assert!(
+        hold.verdict
+            .contains(&format!("ABORTED at line {}: stdout matched", at + 1)),
+        "{}",
+        hold.verdict
+    );
+    assert_eq!((hold.passed, hold.failed), (2, 1));
+    let last = hold.probes.last().unwrap();
+    assert_eq!(last.seq, at);
+    assert!(!last.passed && last.abort.as_deref().unwrap().starts_with("stdout matched"));
+    let md = rehearse::report::to_markdown(&report);
+    assert!(md.contains("FAILED — abort: stdout matched"), "{md}");
     assert_eq!(
         std::fs::read_to_string(d.path().join("rolled-back")).unwrap(),
         "rolled-back\n"
@@ -241,9 +283,14 @@ fn a_hold_killed_with_9_resumes_the_same_window_and_records_the_gap() {
     );
     let p = st.hold_progress(s).unwrap();
     assert_eq!(p.from, rec.runs.last().map(|r| r.finished_seq));
-    assert_eq!(p.gaps.len(), 1, "{p:?}");
-    assert!(p.gaps[0].1 > Duration::from_millis(200), "{p:?}");
-    assert_eq!(p.gaps[0].0, last_ts);
+    // The stretch between the two processes is a gap (a loaded machine may add others, from
+    // probes slower than their allowance).
+    let kill_gap = p
+        .gaps
+        .iter()
+        .find(|g| g.0 == last_ts)
+        .expect("the kill's gap");
+    assert!(kill_gap.1 > Duration::from_millis(200), "{p:?}");
     assert!(p.watched >= Duration::from_secs(3), "{p:?}");
     let counted = rec
         .hold_probes
@@ -251,7 +298,52 @@ fn a_hold_killed_with_9_resumes_the_same_window_and_records_the_gap() {
         .filter(|x| x.seq <= p.completed_at.unwrap())
         .count();
     assert!(counted > before, "both processes' probes count");
+    // The dead process's claim on the step was ended for it, as stopped, naming it.
+    assert_eq!(
+        hold_ends(&run, "long"),
+        [HoldOutcome::Stopped, HoldOutcome::Passed]
+    );
+    let stopped = &rec.hold_ends[0].2;
+    assert!(
+        stopped.contains(&format!(":{}) ended", first.id())),
+        "{stopped}"
+    );
+    let ended = &rec.hold_ends[1].2;
+    let gaps = format!("{} unwatched gap(s) not counted", p.gaps.len());
+    assert!(ended.contains(&gaps), "{ended}");
+}
+
+#[test]
+fn a_second_process_cannot_hold_a_step_another_live_process_holds() {
+    let (d, run) = setup();
+    let mut first = command(d.path(), &run, "long")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until(Duration::from_secs(20), "the first process's hold", || {
+        probes_of(&run, "long") >= 2
+    });
+    // The attack: a second operator (or a second pane) starts the same hold.
+    let o = step(d.path(), &run, "long");
+    assert_eq!(o.status.code(), Some(5), "{}", err(&o));
+    assert!(
+        err(&o).contains("`long` is being run by") && err(&o).contains("its hold"),
+        "{}",
+        err(&o)
+    );
+    assert!(
+        err(&o).contains(&format!(":{}", first.id())),
+        "names the holder: {}",
+        err(&o)
+    );
+    let rec = state(&run).step("long").unwrap().clone();
+    assert_eq!(rec.hold_starts.len(), 1, "the refused hold wrote no start");
+    // Control: the first process's hold goes on to pass, alone.
+    let status = first.wait().unwrap();
+    assert!(status.success());
     assert_eq!(hold_ends(&run, "long"), [HoldOutcome::Passed]);
-    let ended = &rec.hold_ends[0].2;
-    assert!(ended.contains("1 unwatched gap(s) not counted"), "{ended}");
+    // Once it ended, the step is free again: a second run finds the hold done.
+    let o = step(d.path(), &run, "long");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
 }

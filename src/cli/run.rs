@@ -349,6 +349,10 @@ async fn hold(runner: &Runner, step: &str, stop: &Cancel) -> i32 {
             eprintln!("rehearse: {e}");
             EXIT_BLOCKED
         }
+        Err(e @ crate::runner::RunnerError::Held { .. }) => {
+            eprintln!("rehearse: {e}");
+            EXIT_HELD
+        }
         Err(e) => {
             eprintln!("rehearse: {e}");
             EXIT_FAILED

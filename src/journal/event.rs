@@ -145,6 +145,10 @@ pub enum Event {
         operator: String,
         #[serde(default)]
         restart: bool,
+        /// `hostname:pid` of the process holding it: like `command_started`, this line is a
+        /// claim on the step until its `hold_ended` (see runner/claims.rs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
     },
     /// A session stopped holding: the time was up, an abort criterion was met, or it was
     /// stopped (the hold resumes where it stood). The verdict is the probes', not this line's.

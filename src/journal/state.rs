@@ -424,6 +424,7 @@ impl RunState {
                 step,
                 operator,
                 restart,
+                ..
             } => {
                 self.operator_seen(operator);
                 self.step_mut(step)

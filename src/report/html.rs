@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
 use super::text::{esc, esc_pre};
+use super::{Report, model};
 use crate::evidence::seal::SignedLine;
 
 fn signed_line(s: &SignedLine) -> String {
@@ -128,18 +128,7 @@ pub fn to_html(r: &Report) -> String {
             let _ = writeln!(s, "<li class=\"bad\">Gap: {}</li>", esc(g));
         }
         for p in &m.probes {
-            let _ = writeln!(
-                s,
-                "<li>Probe line {} at {}: {}{}{}</li>",
-                p.seq + 1,
-                esc(&p.ts),
-                if p.passed { "passed" } else { "FAILED" },
-                p.reason
-                    .as_ref()
-                    .map(|x| format!(" — {}", esc(x)))
-                    .unwrap_or_default(),
-                tail(p.sealed)
-            );
+            let _ = writeln!(s, "<li>{}</li>", model::probe_text(p, &esc, tail(false)));
         }
     }
     let _ = writeln!(
@@ -209,6 +198,28 @@ pub fn to_html(r: &Report) -> String {
             let _ = writeln!(s, "</table>");
         }
         let _ = writeln!(s, "<ul>");
+        let mut depth = 0;
+        for i in model::items(
+            &st.model,
+            &esc,
+            &|v| format!("<code>{v}</code>"),
+            tail(false),
+        ) {
+            // Nested items open a list inside the item before them.
+            while depth < i.depth {
+                let _ = write!(s, "<ul>");
+                depth += 1;
+            }
+            while depth > i.depth {
+                let _ = write!(s, "</ul>");
+                depth -= 1;
+            }
+            let _ = writeln!(s, "<li>{}</li>", i.text);
+        }
+        while depth > 0 {
+            let _ = write!(s, "</ul>");
+            depth -= 1;
+        }
         for c in &st.checklist {
             let by =
                 c.by.as_ref()

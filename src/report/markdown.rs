@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::Report;
 use super::text::{fence, md};
+use super::{Report, model};
 use crate::evidence::seal::SignedLine;
 
 fn signed_line(s: &SignedLine) -> String {
@@ -97,18 +97,7 @@ pub fn to_markdown(r: &Report) -> String {
             let _ = writeln!(s, "- Gap: {}", md(g));
         }
         for p in &m.probes {
-            let _ = writeln!(
-                s,
-                "- Probe line {} at {}: {}{}{}",
-                p.seq + 1,
-                md(&p.ts),
-                if p.passed { "passed" } else { "FAILED" },
-                p.reason
-                    .as_ref()
-                    .map(|x| format!(" — {}", md(x)))
-                    .unwrap_or_default(),
-                seal_mark(p.sealed)
-            );
+            let _ = writeln!(s, "- {}", model::probe_text(p, &md, seal_mark(false)));
         }
     }
     let _ = writeln!(s, "\n## Host keys\n");
@@ -165,6 +154,9 @@ pub fn to_markdown(r: &Report) -> String {
             if !c.excerpt.trim().is_empty() {
                 let _ = writeln!(s, "  Output (last lines):\n\n{}", fence(&c.excerpt));
             }
+        }
+        for i in model::items(&st.model, &md, &|v| format!("`{v}`"), seal_mark(false)) {
+            let _ = writeln!(s, "{}- {}", "  ".repeat(usize::from(i.depth)), i.text);
         }
         for c in &st.checklist {
             let _ = writeln!(

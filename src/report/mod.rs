@@ -9,6 +9,7 @@ use serde::Serialize;
 pub mod bundle;
 mod html;
 mod markdown;
+pub mod model;
 pub mod text;
 pub use bundle::{Bundle, check_bundle, write_bundle};
 pub use html::to_html;
@@ -71,6 +72,9 @@ pub struct StepRow {
     pub notes: Vec<NoteRow>,
     pub waivers: Vec<String>,
     pub signoffs: Vec<SignedLine>,
+    /// The choice, order waivers, captures and hold.
+    #[serde(flatten)]
+    pub model: model::ModelRows,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,7 +134,22 @@ pub struct ProbeRow {
     pub ts: String,
     pub passed: bool,
     pub reason: Option<String>,
+    /// A hold's abort criterion this probe met.
+    pub abort: Option<String>,
     pub sealed: bool,
+}
+
+impl ProbeRow {
+    fn of(p: &crate::journal::state::ProbeRecord, view: &SealedView) -> ProbeRow {
+        ProbeRow {
+            seq: p.seq,
+            ts: p.ts.clone(),
+            passed: p.passed,
+            reason: p.reason.clone(),
+            abort: p.abort.clone(),
+            sealed: view.is_sealed(p.seq),
+        }
+    }
 }
 
 const EXCERPT_BYTES: u64 = 2048;
@@ -275,20 +294,7 @@ fn from_view(
                         .collect()
                 }),
                 waivers: rec.map_or_else(Vec::new, |r| {
-                    r.waivers
-                        .iter()
-                        .map(|w| {
-                            format!(
-                                "{}{}: {}",
-                                w.operator,
-                                w.item
-                                    .as_ref()
-                                    .map(|i| format!(" [{i}]"))
-                                    .unwrap_or_default(),
-                                w.reason
-                            )
-                        })
-                        .collect()
+                    r.waivers.iter().map(model::waiver_text).collect()
                 }),
                 signoffs: view
                     .signed
@@ -296,6 +302,7 @@ fn from_view(
                     .filter(|x| x.step.as_deref() == Some(s.id.as_str()))
                     .cloned()
                     .collect(),
+                model: model::rows(s, &all, view),
             }
         })
         .collect();
@@ -303,27 +310,8 @@ fn from_view(
         window: humantime::format_duration(m.total).to_string(),
         watched: humantime::format_duration(std::time::Duration::from_secs(m.watched.as_secs()))
             .to_string(),
-        probes: all
-            .probes
-            .iter()
-            .map(|p| ProbeRow {
-                seq: p.seq,
-                ts: p.ts.clone(),
-                passed: p.passed,
-                reason: p.reason.clone(),
-                sealed: view.is_sealed(p.seq),
-            })
-            .collect(),
-        gaps: m
-            .gaps
-            .iter()
-            .map(|(at, d)| {
-                format!(
-                    "{at}: {} unwatched",
-                    humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
-                )
-            })
-            .collect(),
+        probes: all.probes.iter().map(|p| ProbeRow::of(p, view)).collect(),
+        gaps: m.gaps.iter().map(model::gap_text).collect(),
     });
     let sealed_lines = view
         .sealed_upto

@@ -3,10 +3,15 @@
 //! and only if no live process holds the step. The claim ends with the command's
 //! `command_finished`, or, when its process is gone, with an `interrupted` finish written by
 //! whoever notices first (under the same lock, so only one does).
+//!
+//! A hold is a runner too: its `hold_started` line claims the step until its `hold_ended`, so a
+//! second process cannot hold (or run a command of) a step another live process is holding, and
+//! a holder that died is ended as `stopped` (the window resumes where it stood).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::journal::event::HoldOutcome;
 use crate::journal::{Entry, Event, Outcome, outputs};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +23,8 @@ pub struct Claim {
     /// `hostname:pid` of the process running it.
     pub session: Option<String>,
     pub since: String,
+    /// A hold's claim rather than a command's.
+    pub hold: bool,
 }
 
 impl Claim {
@@ -29,8 +36,19 @@ impl Claim {
             .is_none_or(super::process::session_is_dead)
     }
 
-    /// The `interrupted` finish that ends a stale claim, keeping the output that reached disk.
+    /// The line that ends a stale claim: a command's `interrupted` finish, keeping the output
+    /// that reached disk, or a hold's `stopped` end.
     pub fn interrupted(&self, run_dir: &Path) -> std::io::Result<Event> {
+        if self.hold {
+            return Ok(Event::HoldEnded {
+                step: self.step.clone(),
+                outcome: HoldOutcome::Stopped,
+                reason: format!(
+                    "the session holding it ({}) ended; the hold resumes where it stood",
+                    self.session.as_deref().unwrap_or("?")
+                ),
+            });
+        }
         let (sha, len) = outputs::recover_partial(run_dir, self.started_seq)?;
         Ok(Event::CommandFinished {
             step: self.step.clone(),
@@ -79,11 +97,34 @@ impl Claims {
                         operator: operator.clone(),
                         session: session.clone(),
                         since: e.ts.clone(),
+                        hold: false,
                     },
                 );
             }
             Event::CommandFinished { started_seq, .. } => {
                 self.running.remove(started_seq);
+            }
+            Event::HoldStarted {
+                step,
+                operator,
+                session,
+                ..
+            } => {
+                self.running.insert(
+                    e.seq,
+                    Claim {
+                        started_seq: e.seq,
+                        step: step.clone(),
+                        command: "its hold".into(),
+                        operator: operator.clone(),
+                        session: session.clone(),
+                        since: e.ts.clone(),
+                        hold: true,
+                    },
+                );
+            }
+            Event::HoldEnded { step, .. } => {
+                self.running.retain(|_, c| !(c.hold && &c.step == step));
             }
             _ => {}
         }

@@ -51,6 +51,7 @@ impl Runner {
                 step: step_id.to_string(),
                 operator: self.operator.name.clone(),
                 restart: p.aborted.is_some(),
+                session: Some(super::process::session_id()),
             })
             .await?;
         state.apply(&e);

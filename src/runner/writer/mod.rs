@@ -284,7 +284,7 @@ impl Task {
         {
             operator.clone_from(acting);
         }
-        if let Event::CommandStarted { step, .. } = &event {
+        if let Event::CommandStarted { step, .. } | Event::HoldStarted { step, .. } = &event {
             let step = step.clone();
             return self.claim(event, step).await;
         }
