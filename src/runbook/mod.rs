@@ -8,6 +8,7 @@ mod flow;
 mod gate;
 mod hold;
 mod include;
+mod order;
 mod raw;
 pub mod shell;
 pub mod template;

@@ -8,7 +8,7 @@ use super::raw::{RawCommand, RawExit, RawRunbook, RawStep, RawTarget, S};
 use super::{
     CheckItem, ChoiceOption, Command, Diagnostic, ExitExpect, Expect, LOCAL, Level, LoadError,
     Runbook, Source, SshTarget, Step, TargetDef, TargetKind, commands, flow, gate, hold, include,
-    line_col,
+    line_col, order,
 };
 
 pub(super) use super::ctx::Ctx;
@@ -97,7 +97,7 @@ pub(super) fn build(mut source: Source) -> Result<Runbook, LoadError> {
     if steps.is_empty() {
         cx.error(0..0, "a runbook needs at least one [[steps]] table");
     }
-    flow::order(&mut cx, &raw.steps, &mut steps);
+    order::order(&mut cx, &raw.steps, &mut steps);
     cx.in_runbook();
 
     let gate = gate::gate(&mut cx, &raw, &steps, default_timeout);
@@ -304,7 +304,7 @@ fn step(cx: &mut Ctx<'_>, s: &RawStep, default_timeout: Duration) -> Step {
             .as_ref()
             .and_then(|h| hold::hold(cx, h, default_target.as_deref(), default_timeout)),
     };
-    flow::same_step_order(cx, s, &step);
+    order::same_step_order(cx, s, &step);
     step
 }
 
