@@ -10,6 +10,7 @@ pub mod event;
 pub mod hold;
 pub mod order;
 pub mod outputs;
+mod records;
 pub mod sign;
 pub mod state;
 
