@@ -235,6 +235,19 @@ fn probes_of(run: &Path, id: &str) -> usize {
     state(run).step(id).map_or(0, |r| r.hold_probes.len())
 }
 
+/// A process holding `long` in the background, once it has recorded `probes` probes.
+fn holding(dir: &Path, run: &Path, probes: usize) -> Child {
+    let child = command(dir, run, "long")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until(Duration::from_secs(20), "probes of the first hold", || {
+        probes_of(run, "long") >= probes
+    });
+    child
+}
+
 fn kill_9(child: &mut Child) {
     child.kill().unwrap(); // SIGKILL on Unix: no chance to record anything.
     child.wait().unwrap();
@@ -243,14 +256,7 @@ fn kill_9(child: &mut Child) {
 #[test]
 fn a_hold_killed_with_9_resumes_the_same_window_and_records_the_gap() {
     let (d, run) = setup();
-    let mut first = command(d.path(), &run, "long")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_until(Duration::from_secs(20), "5 probes of the hold", || {
-        probes_of(&run, "long") >= 5
-    });
+    let mut first = holding(d.path(), &run, 5);
     kill_9(&mut first);
     let before = probes_of(&run, "long");
     // Let more than twice the interval pass unwatched after the last probe, so the time
@@ -316,14 +322,7 @@ fn a_hold_killed_with_9_resumes_the_same_window_and_records_the_gap() {
 #[test]
 fn a_second_process_cannot_hold_a_step_another_live_process_holds() {
     let (d, run) = setup();
-    let mut first = command(d.path(), &run, "long")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_until(Duration::from_secs(20), "the first process's hold", || {
-        probes_of(&run, "long") >= 2
-    });
+    let mut first = holding(d.path(), &run, 2);
     // The attack: a second operator (or a second pane) starts the same hold.
     let o = step(d.path(), &run, "long");
     assert_eq!(o.status.code(), Some(5), "{}", err(&o));

@@ -80,6 +80,16 @@ impl Claims {
 
     /// Fold one line. Replaying lines already seen, in order, changes nothing.
     pub fn observe(&mut self, e: &Entry) {
+        let claim =
+            |step: &String, command: &str, operator: &String, session: &Option<String>| Claim {
+                started_seq: e.seq,
+                step: step.clone(),
+                command: command.to_string(),
+                operator: operator.clone(),
+                session: session.clone(),
+                since: e.ts.clone(),
+                hold: matches!(e.event, Event::HoldStarted { .. }),
+            };
         match &e.event {
             Event::CommandStarted {
                 step,
@@ -88,18 +98,8 @@ impl Claims {
                 session,
                 ..
             } => {
-                self.running.insert(
-                    e.seq,
-                    Claim {
-                        started_seq: e.seq,
-                        step: step.clone(),
-                        command: command.clone(),
-                        operator: operator.clone(),
-                        session: session.clone(),
-                        since: e.ts.clone(),
-                        hold: false,
-                    },
-                );
+                self.running
+                    .insert(e.seq, claim(step, command, operator, session));
             }
             Event::CommandFinished { started_seq, .. } => {
                 self.running.remove(started_seq);
@@ -110,18 +110,8 @@ impl Claims {
                 session,
                 ..
             } => {
-                self.running.insert(
-                    e.seq,
-                    Claim {
-                        started_seq: e.seq,
-                        step: step.clone(),
-                        command: "its hold".into(),
-                        operator: operator.clone(),
-                        session: session.clone(),
-                        since: e.ts.clone(),
-                        hold: true,
-                    },
-                );
+                self.running
+                    .insert(e.seq, claim(step, "its hold", operator, session));
             }
             Event::HoldEnded { step, .. } => {
                 self.running.retain(|_, c| !(c.hold && &c.step == step));
