@@ -32,6 +32,8 @@ pub async fn prepare(
     let host = DemoHost::start(&sandbox_for(run_dir)).await?;
     let port = host.addr.port().to_string();
     let deploy = host.sandbox.join("srv/shop");
+    // Provisioned, as a real host would be before its first deploy (runbooks check it exists).
+    std::fs::create_dir_all(&deploy)?;
     let mut vars = vec![
         ("host".to_string(), "127.0.0.1".to_string()),
         ("port".to_string(), port.clone()),
@@ -94,7 +96,12 @@ pub async fn prepare(
 
 /// The variable a target field names when it is nothing but `{{ name }}`.
 fn sole_placeholder(t: &Template) -> Option<String> {
-    let inner = t.raw().trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    let inner = t
+        .raw()
+        .trim()
+        .strip_prefix("{{")?
+        .strip_suffix("}}")?
+        .trim();
     let mut names = t.names();
     match (names.next(), names.next()) {
         (Some((_, n)), None) if n == inner => Some(n.to_string()),
