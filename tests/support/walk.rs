@@ -40,6 +40,37 @@ fn keygen(path: &Path, who: &str) {
     assert!(st.success());
 }
 
+/// Real git in `dir`, with an identity for commits (the test's, not the machine's).
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .args(["-c", "user.name=walk", "-c", "user.email=walk@example.test"])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "advice.detachedHead=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git (apt-get install -y git)");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Write `files` (path, content) under `dir`, creating directories.
+pub fn write_files(dir: &Path, files: &[(&str, &str)]) {
+    for (p, text) in files {
+        let p = dir.join(p);
+        std::fs::create_dir_all(p.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+}
+
 pub fn count(journal: &Path, kind: &str) -> usize {
     std::fs::read_to_string(journal)
         .unwrap_or_default()
@@ -49,9 +80,14 @@ pub fn count(journal: &Path, kind: &str) -> usize {
 
 impl Walk {
     /// Open `text` (a copy of a bundled runbook, durations shortened by the caller) in the
-    /// TUI at 200x50 (wide enough that a step's row of commands is never cut), ana and bob at its keys, each with a key the config dir trusts.
+    /// TUI with these `--var`s and environment (`{dir}` in a value: the walk's temporary
+    /// directory), at 200x50
+    /// (wide enough that a step's row of commands is never cut), ana and bob at the keys,
+    /// each with a key the config dir trusts.
     pub fn start(name: &str, text: &str, vars: &[(&str, &str)], env: &[(&str, &str)]) -> Walk {
         let dir = tempfile::tempdir().expect("tmp");
+        // `{dir}` in a value stands for this walk's temporary directory.
+        let at = |v: &str| v.replace("{dir}", &dir.path().display().to_string());
         let rb_path = dir.path().join(format!("{name}.toml"));
         std::fs::write(&rb_path, text).expect("write runbook");
         let rb = rehearse::runbook::parse(text, &rb_path).expect("the copy loads");
@@ -99,14 +135,14 @@ impl Walk {
             ),
             ("REHEARSE_CONFIG_DIR".to_string(), cfg.display().to_string()),
         ];
-        envs.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        envs.extend(env.iter().map(|(k, v)| (k.to_string(), at(v))));
         let env_words: Vec<String> = envs
             .iter()
             .map(|(k, v)| format!("{k}={}", shell_quote(v)))
             .collect();
         let var_words: Vec<String> = vars
             .iter()
-            .map(|(k, v)| format!("--var {}", shell_quote(&format!("{k}={v}"))))
+            .map(|(k, v)| format!("--var {}", shell_quote(&format!("{k}={}", at(v)))))
             .collect();
         let cmd = format!(
             "cd {} && {} {} demo --runbook {} --run {} --operator ana --operators ana,bob --signing-key {} {}; echo EXITED $?; sleep 600",

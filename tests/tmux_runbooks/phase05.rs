@@ -3,7 +3,7 @@
 //! proven gate.
 
 use crate::shortened;
-use crate::walk::{T, Walk};
+use crate::walk::{T, Walk, git, write_files};
 
 #[test]
 fn phase_05_walks_to_a_proven_gate() {
@@ -27,6 +27,23 @@ fn phase_05_walks_to_a_proven_gate() {
             ("REHEARSE_DB_PASSWORD", "walk-staging-pw"),
         ],
     );
+    // The operator's checkout, where `dep` runs and schema parity is read from.
+    write_files(
+        &w.work,
+        &[
+            (
+                "database/migrations/0001_01_01_000000_create_users_table.php",
+                "<?php\n",
+            ),
+            (
+                "database/migrations/2024_05_01_000000_create_orders_table.php",
+                "<?php\n",
+            ),
+        ],
+    );
+    git(&w.work, &["init", "-q"]);
+    git(&w.work, &["add", "."]);
+    git(&w.work, &["commit", "-qm", "the app"]);
     w.step("preflight", &[]);
     w.tick("preflight", &["host-key"]);
     w.step("env", &[]);
