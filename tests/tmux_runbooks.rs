@@ -9,6 +9,8 @@ mod tmux;
 #[path = "support/walk.rs"]
 mod walk;
 
+#[path = "tmux_runbooks/apprunner.rs"]
+mod apprunner;
 #[path = "tmux_runbooks/laravel.rs"]
 mod laravel;
 #[path = "tmux_runbooks/phase05.rs"]

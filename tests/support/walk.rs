@@ -173,6 +173,23 @@ impl Walk {
         std::fs::read_to_string(&self.journal).unwrap_or_default()
     }
 
+    /// The recorded (redacted) output of the latest run of `step`/`command`.
+    pub fn output(&self, step: &str, command: &str) -> String {
+        let head = format!(r#""kind":"command_finished","step":"{step}","command":"{command}""#);
+        let j = self.journal();
+        let line = j
+            .lines()
+            .filter(|l| l.contains(&head))
+            .last()
+            .unwrap_or_else(|| panic!("{step}/{command} never finished"));
+        let sha = line
+            .split(r#""output_sha256":""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("an output digest");
+        std::fs::read_to_string(self.run.join("outputs").join(sha)).expect("the output file")
+    }
+
     fn wait_journal(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         wait_file(&self.journal, what, T, pred)
     }
@@ -318,6 +335,20 @@ impl Walk {
         self.t.text(reason);
         self.t.keys(&["Enter"]);
         self.wait_journal("the choice", |j| j.contains(r#""kind":"choice""#));
+    }
+
+    /// Waive step `id` with a reason (an empty one is refused first).
+    pub fn waive(&self, id: &str, reason: &str) {
+        self.goto(id);
+        self.t.keys(&["w"]);
+        self.t.wait_text(&format!("Waive step `{id}`"), T);
+        self.t.keys(&["Enter"]);
+        self.t.wait_text("a waiver needs a reason", T);
+        self.t.text(reason);
+        self.t.keys(&["Enter"]);
+        self.wait_journal("the waiver", |j| {
+            j.contains(&format!(r#""kind":"waiver","step":"{id}""#))
+        });
     }
 
     /// Sign off the selected step as whoever is at the keys.
