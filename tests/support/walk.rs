@@ -179,8 +179,7 @@ impl Walk {
         let j = self.journal();
         let line = j
             .lines()
-            .filter(|l| l.contains(&head))
-            .last()
+            .rfind(|l| l.contains(&head))
             .unwrap_or_else(|| panic!("{step}/{command} never finished"));
         let sha = line
             .split(r#""output_sha256":""#)
@@ -266,11 +265,11 @@ impl Walk {
                 .skip(before)
                 .any(|l| l.contains(&head) && (!polls || l.contains(r#""outcome":"passed""#)))
         });
-        let line = j
-            .lines()
-            .skip(before)
-            .filter(|l| l.contains(&head))
-            .last()
+        let lines: Vec<&str> = j.lines().skip(before).collect();
+        let line = lines
+            .iter()
+            .rfind(|l| l.contains(&head))
+            .copied()
             .unwrap_or_default();
         assert!(
             line.contains(r#""outcome":"passed""#),
