@@ -15,6 +15,8 @@ mod apprunner;
 mod laravel;
 #[path = "tmux_runbooks/phase05.rs"]
 mod phase05;
+#[path = "tmux_runbooks/rollout.rs"]
+mod rollout;
 
 /// The bundled file with each `(from, to)` replaced, failing if a `from` is not in it (so a
 /// change to the runbook cannot silently leave a wait unshortened).

@@ -336,6 +336,24 @@ impl Walk {
         self.wait_journal("the choice", |j| j.contains(r#""kind":"choice""#));
     }
 
+    /// Enter on a step whose commands passed: its hold starts in the background. Waits for
+    /// the hold to end and returns how (`passed`, `aborted`).
+    pub fn hold(&self, id: &str) -> String {
+        self.goto(id);
+        let n = count(&self.journal, "hold_ended");
+        self.t.keys(&["Enter"]);
+        let head = format!(r#""kind":"hold_ended","step":"{id}","outcome":""#);
+        let j = wait_file(&self.journal, &format!("the hold of {id} to end"), T, |j| {
+            j.matches(r#""kind":"hold_ended""#).count() > n && j.contains(&head)
+        });
+        let line = j.lines().rfind(|l| l.contains(&head)).unwrap_or_default();
+        line.split(&head)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Waive step `id` with a reason (an empty one is refused first).
     pub fn waive(&self, id: &str, reason: &str) {
         self.goto(id);
