@@ -1,14 +1,17 @@
 //! The staged rollout: staging, tests, UAT, production prep, the balancer (the runbook's own
 //! `rollout-split` and `rollout-stats` helpers, installed under the test's /usr/local and run
 //! against its /etc/nginx and access log), the canary, the quick rollback, then 5%, 25% and
-//! 50% each held while probed, 100%, validation, two sign-offs and the monitoring window.
+//! 50% each held while probed (25% aborts on an alert first: its on_failure sends every client
+//! back to blue, and the stage is shifted and held again), 100%, validation, two sign-offs and
+//! the monitoring window.
 //! The balancer's traffic is lines the test appends to the rollout log, as nginx would.
 
 use std::io::Write as _;
 use std::path::Path;
 
 use crate::shortened;
-use crate::walk::{Walk, write_files};
+use crate::tmux::wait_file;
+use crate::walk::{T, Walk, count, write_files};
 
 const SITE: &str = "server {\n    listen 443 ssl;\n    server_name app.test;\n\
     access_log /var/log/nginx/rollout.log rollout;\n\
@@ -69,7 +72,10 @@ fn staged_rollout_holds_each_stage_to_a_proven_gate() {
         ],
     );
     // The project's checkout, where the local commands run.
-    write_files(&w.work, &[("frontend/package.json", "{\"name\": \"frontend\"}\n")]);
+    write_files(
+        &w.work,
+        &[("frontend/package.json", "{\"name\": \"frontend\"}\n")],
+    );
     w.step("staging-db", &[]);
     w.step("staging-deploy", &[]);
     w.step("automated-tests", &[]);
@@ -93,12 +99,54 @@ fn staged_rollout_holds_each_stage_to_a_proven_gate() {
     w.step("quick-rollback", &[]);
     w.tick("quick-rollback", &["investigated"]);
     let split = w.root.join("etc/nginx/conf.d/rollout-split.conf");
-    for (id, pct) in [("traffic-5", 5), ("traffic-25", 25), ("traffic-50", 50)] {
-        w.step(id, &[]);
-        let conf = std::fs::read_to_string(&split).expect("split");
-        assert!(conf.contains(&format!("    {pct}%  green;")), "{conf}");
-        assert_eq!(w.hold(id), "passed");
-    }
+    let read = |p: &Path| std::fs::read_to_string(p).expect("split");
+    w.step("traffic-5", &[]);
+    assert!(read(&split).contains("    5%  green;"), "{}", read(&split));
+    assert_eq!(w.hold("traffic-5"), "passed");
+
+    // At 25% green starts failing: the first probe says ALERT, the hold aborts, and the
+    // step's on_failure sends every client back to blue.
+    w.step("traffic-25", &[]);
+    traffic(&w.root, "green", 30, 0, 500);
+    assert_eq!(w.hold("traffic-25"), "aborted");
+    let j = w.t.wait_for("the abort shown", T, |s| s.contains("✗"));
+    assert!(!j.is_empty());
+    let journal = w.journal();
+    assert!(
+        journal.lines().any(|l| l.contains(r#""kind":"probe""#)
+            && l.contains(r#""step":"traffic-25""#)
+            && l.contains(r#""passed":false"#)),
+        "{journal}"
+    );
+    wait_file(&w.journal, "the on_failure all-to-blue", T, |j| {
+        j.contains(r#""kind":"command_finished","step":"traffic-25","command":"all-to-blue""#)
+    });
+    assert!(
+        w.output("traffic-25", "all-to-blue")
+            .contains("green now takes 0% of clients")
+    );
+    assert!(read(&split).contains("    *   blue;"), "{}", read(&split));
+    // Fixed, and the log rotated. Holding again must not measure blue alone: Enter offers to
+    // shift to 25% again first (with a reason), and only then holds a new window.
+    let log = w.root.join("var/log/nginx/rollout.log");
+    std::fs::rename(&log, log.with_extension("log.1")).expect("rotate");
+    w.goto("traffic-25");
+    w.t.keys(&["Enter"]);
+    w.t.wait_text("Every command of `traffic-25` has passed", T);
+    w.t.text("green fixed (connection pool size), shifting to 25% again");
+    w.t.keys(&["Enter"]);
+    w.t.wait_text("Confirm command", T);
+    let n = count(&w.journal, "command_finished");
+    w.t.keys(&["y"]);
+    wait_file(&w.journal, "shift-25 again", T, |j| {
+        j.matches(r#""kind":"command_finished""#).count() > n
+    });
+    assert!(read(&split).contains("    25%  green;"), "{}", read(&split));
+    assert_eq!(w.hold("traffic-25"), "passed");
+
+    w.step("traffic-50", &[]);
+    assert!(read(&split).contains("    50%  green;"), "{}", read(&split));
+    assert_eq!(w.hold("traffic-50"), "passed");
     w.step("traffic-100", &[]);
     let conf = std::fs::read_to_string(&split).expect("split");
     assert!(conf.contains("    *   green;"), "{conf}");
