@@ -1,5 +1,7 @@
-//! `rehearse demo`: the bundled demo runbook against the embedded SSH host, with the host's
-//! key pinned and a throwaway client key. Quitting stops the host.
+//! `rehearse demo`: the bundled demo runbook (or any runbook, `--runbook FILE`) against the
+//! embedded SSH host, with the host's key pinned and a throwaway client key. Every SSH target
+//! of the runbook is pointed at that host, so any runbook's flow can be rehearsed on a
+//! throwaway host. Quitting stops the host.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 use crate::cli::{EXIT_FAILED, EXIT_USAGE, Global};
 use crate::exec::target::TargetOptions;
 use crate::exec::{Headless, Prompter};
-use crate::runbook;
+use crate::runbook::{self, Runbook, SshTarget, TargetKind, Template};
 use crate::server::{DEMO_USER, DemoHost};
 use crate::session::paths;
 
@@ -18,16 +20,23 @@ fn sandbox_for(run_dir: &std::path::Path) -> PathBuf {
     run_dir.join("demo-host")
 }
 
-/// Start the host and fill in the variables that point the runbook at it.
+/// Start the host and point the runbook at it: every SSH target of `rb` is rewritten to
+/// reach the embedded host (127.0.0.1, its port, the demo user) with the host's key pinned,
+/// and variables that only named a target's address, port or login get the demo's values, so
+/// the journal's `run_started` and `host_key` lines say where the commands really ran.
 pub async fn prepare(
     run_dir: &std::path::Path,
+    rb: &mut Runbook,
     given: &[(String, String)],
 ) -> std::io::Result<(DemoHost, Vec<(String, String)>, TargetOptions)> {
     let host = DemoHost::start(&sandbox_for(run_dir)).await?;
+    let port = host.addr.port().to_string();
     let deploy = host.sandbox.join("srv/shop");
+    // Provisioned, as a real host would be before its first deploy (runbooks check it exists).
+    std::fs::create_dir_all(&deploy)?;
     let mut vars = vec![
         ("host".to_string(), "127.0.0.1".to_string()),
-        ("port".to_string(), host.addr.port().to_string()),
+        ("port".to_string(), port.clone()),
         ("user".to_string(), DEMO_USER.to_string()),
         ("deploy_path".to_string(), deploy.display().to_string()),
     ];
@@ -44,15 +53,60 @@ pub async fn prepare(
         };
         vars.push(("db_password".to_string(), format!("demo-{pw}")));
     }
-    vars.extend(given.iter().cloned());
     let mut opts = TargetOptions {
         no_agent: true,
+        // The operator's ~/.ssh/config is about real hosts; none of it applies here.
+        ssh_config: Some(host.sandbox.join("no-ssh-config")),
         ..Default::default()
     };
-    opts.pins
-        .insert("staging".to_string(), host.host_key.clone());
+    for t in &mut rb.targets {
+        let TargetKind::Ssh(ssh) = &mut t.kind else {
+            continue;
+        };
+        for (field, value) in [
+            (&ssh.host, "127.0.0.1"),
+            (&ssh.alias, "127.0.0.1"),
+            (&ssh.port, port.as_str()),
+            (&ssh.user, DEMO_USER),
+        ] {
+            if let Some(name) = field.as_ref().and_then(sole_placeholder) {
+                vars.push((name, value.to_string()));
+            }
+        }
+        **ssh = SshTarget {
+            host: Some(Template::parse("127.0.0.1")),
+            port: Some(Template::parse(&port)),
+            user: Some(Template::parse(DEMO_USER)),
+            ..SshTarget::default()
+        };
+        opts.pins.insert(t.name.clone(), host.host_key.clone());
+    }
     opts.keys.push(host.client_key.clone());
+    // Only what the runbook declares (any runbook may be given), and what the operator gave
+    // wins over the demo's values.
+    let mut seen = std::collections::BTreeSet::new();
+    vars.retain(|(k, _)| {
+        rb.vars.iter().any(|v| &v.name == k)
+            && !given.iter().any(|(g, _)| g == k)
+            && seen.insert(k.clone())
+    });
+    vars.extend(given.iter().cloned());
     Ok((host, vars, opts))
+}
+
+/// The variable a target field names when it is nothing but `{{ name }}`.
+fn sole_placeholder(t: &Template) -> Option<String> {
+    let inner = t
+        .raw()
+        .trim()
+        .strip_prefix("{{")?
+        .strip_suffix("}}")?
+        .trim();
+    let mut names = t.names();
+    match (names.next(), names.next()) {
+        (Some((_, n)), None) if n == inner => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 pub async fn main(
@@ -66,7 +120,7 @@ pub async fn main(
         Some(p) => Some(runbook::open(&p)),
         None => runbook::bundled(DEMO_RUNBOOK),
     };
-    let rb = match loaded {
+    let mut rb = match loaded {
         Some(Ok(rb)) => rb,
         Some(Err(e)) => {
             eprintln!("{e}");
@@ -81,7 +135,7 @@ pub async fn main(
         eprintln!("rehearse: {}: {e}", run_dir.display());
         return EXIT_FAILED;
     }
-    let (host, vars, opts) = match prepare(&run_dir, &given).await {
+    let (host, vars, opts) = match prepare(&run_dir, &mut rb, &given).await {
         Ok(x) => x,
         Err(e) => {
             eprintln!("rehearse: cannot start the demo host: {e}");

@@ -149,8 +149,10 @@ pub enum Cmd {
         /// Run this step headless instead of opening the TUI.
         #[arg(long)]
         step: Option<String>,
-        /// A runbook to use instead of the bundled demo (it must use the demo's variables:
-        /// host, port, user, deploy_path, and a target named `staging`).
+        /// Rehearse this runbook (a path or a bundled name) instead of the demo: every SSH
+        /// target is pointed at the embedded host, its key pinned; variables that only name a
+        /// target's host, port or user get the host's values (and deploy_path, if declared, a
+        /// directory of the host's sandbox). Local commands run on this machine as usual.
         #[arg(long, value_name = "FILE")]
         runbook: Option<PathBuf>,
     },

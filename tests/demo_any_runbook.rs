@@ -1,0 +1,110 @@
+//! `rehearse demo --runbook FILE` points every SSH target of any runbook at the embedded host:
+//! a literal address, a placeholder and an `alias` alike, its key pinned (never a known_hosts
+//! prompt), the operator's ~/.ssh/config left out; values given with --var still win.
+#![allow(clippy::expect_used)] // a test states its expectations
+
+use std::process::Command;
+
+const RUNBOOK: &str = r#"
+format = 2
+id = "any"
+title = "Any runbook"
+
+[vars.lb_host]
+default = "lb.example.com"
+placeholder = true
+
+[vars.lb_user]
+default = "ops"
+
+[vars.note]
+default = "from the runbook"
+
+[targets.db]
+host = "db.internal.example"
+port = 2222
+user = "postgres"
+
+[targets.lb]
+host = "{{lb_host}}"
+user = "{{lb_user}}"
+
+[targets.bastioned]
+alias = "prod-app"
+
+[[steps]]
+id = "where"
+title = "Where do commands run?"
+level = "must"
+
+[[steps.commands]]
+name = "db"
+target = "db"
+run = "echo db on $USER at $HOME"
+
+[[steps.commands]]
+name = "lb"
+target = "lb"
+run = "echo lb: {{note}}"
+
+[[steps.commands]]
+name = "app"
+target = "bastioned"
+run = "echo app on $USER"
+"#;
+
+#[test]
+fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rb = dir.path().join("any.toml");
+    std::fs::write(&rb, RUNBOOK).expect("runbook");
+    // A config that would send `prod-app` through a jump host and trust anything: ignored.
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).expect("home");
+    std::fs::write(
+        home.join(".ssh/config"),
+        "Host prod-app\n  HostName 203.0.113.9\n  ProxyJump nobody@203.0.113.1\n  StrictHostKeyChecking no\n",
+    )
+    .expect("config");
+    let run = dir.path().join("run");
+    let o = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["demo", "--runbook"])
+        .arg(&rb)
+        .args(["--step", "where", "--run"])
+        .arg(&run)
+        .args(["--var", "note=given on the command line"])
+        .env("HOME", &home)
+        .env("SSH_AUTH_SOCK", "")
+        .env("REHEARSE_STATE_DIR", dir.path().join("state"))
+        .env("REHEARSE_CONFIG_DIR", dir.path().join("cfg"))
+        .output()
+        .expect("rehearse demo");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sandbox = run.join("demo-host");
+    assert!(
+        out.contains(&format!("db on deploy at {}", sandbox.display())),
+        "{out}"
+    );
+    assert!(out.contains("lb: given on the command line"), "{out}");
+    assert!(out.contains("app on deploy"), "{out}");
+    let j = std::fs::read_to_string(run.join("journal.jsonl")).expect("journal");
+    for target in ["db", "lb", "bastioned"] {
+        let line = j
+            .lines()
+            .find(|l| l.contains(&format!(r#""kind":"host_key","target":"{target}""#)))
+            .unwrap_or_else(|| panic!("no host key for {target}:\n{j}"));
+        assert!(
+            line.contains(r#""host":"127.0.0.1""#) && line.contains(r#""trust":"pinned""#),
+            "{line}"
+        );
+    }
+    // `lb_host` is a placeholder nobody gave: it only named the balancer's address, which
+    // is the demo host's now, so the run did not ask for it.
+    assert!(!home.join(".ssh/known_hosts").exists(), "nothing saved");
+}
