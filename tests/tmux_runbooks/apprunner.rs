@@ -73,7 +73,11 @@ fn apprunner_rolls_the_staging_tag_back_and_forward() {
     );
 
     w.step("preflight", &[]);
-    w.waive("rds", "staging uses the existing shared RDS instance");
+    // The database choice: an existing instance; the RDS step shows as skipped.
+    w.choose("database", 1, "staging shares the existing instance");
+    assert!(!w.journal().contains(r#""step":"rds""#), "rds is skipped");
+    w.goto("existing-db");
+    w.tick("existing-db", &["created", "user"]);
     w.step("secrets", &[]);
     w.tick("secrets", &["sandbox"]);
     w.step("iam", &[]);
@@ -85,6 +89,13 @@ fn apprunner_rolls_the_staging_tag_back_and_forward() {
     let tag_file = w.root.join("aws/staging-tag");
     let tag = || std::fs::read_to_string(&tag_file).expect("tag");
     assert!(tag().contains("sha256:4242"), "{}", tag());
+    // The images before and after the deploy are captured: the rollback and forward use them.
+    let j = w.journal();
+    assert!(
+        j.contains(r#""name":"before_image","value":"sha256:4141"#)
+            && j.contains(r#""name":"release_image","value":"sha256:4242"#),
+        "{j}"
+    );
     w.step("rollback", &[]);
     w.tick("rollback", &["schema-compatible"]);
     assert!(tag().contains("sha256:4141"), "rolled back: {}", tag());
