@@ -107,4 +107,77 @@ fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
     // `lb_host` is a placeholder nobody gave: it only named the balancer's address, which
     // is the demo host's now, so the run did not ask for it.
     assert!(!home.join(".ssh/known_hosts").exists(), "nothing saved");
+
+    // The run says it was a rehearsal, where a reader looks: run_started, verify, the report.
+    let first = j.lines().next().expect("run_started");
+    assert!(
+        first.contains(r#""redirected":"the embedded demo host on 127.0.0.1"#),
+        "{first}"
+    );
+    let rehearse = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rehearse"))
+            .args(args)
+            .env("HOME", &home)
+            .env("SSH_AUTH_SOCK", "")
+            .env("REHEARSE_STATE_DIR", dir.path().join("state"))
+            .env("REHEARSE_CONFIG_DIR", dir.path().join("cfg"))
+            .output()
+            .expect("rehearse")
+    };
+    let run_s = run.to_str().expect("utf-8 path");
+    let signers = dir.path().join("allowed_signers");
+    std::fs::write(&signers, "").expect("signers");
+    let v = rehearse(&[
+        "verify",
+        run_s,
+        "--allowed-signers",
+        signers.to_str().expect("path"),
+    ]);
+    let err = String::from_utf8_lossy(&v.stderr);
+    assert!(
+        err.contains("ran on the embedded demo host on 127.0.0.1")
+            && err.contains("not evidence about any real host"),
+        "{err}"
+    );
+    let report = rehearse::report::build(&run, None).expect("report");
+    assert!(
+        rehearse::report::to_markdown(&report).contains(r"**Rehearsal\: every SSH target ran on")
+    );
+    // The attack: the same run resumed as a real one, its commands sent to the runbook's own
+    // hosts under a journal that began as a rehearsal. Refused before anything connects.
+    let rb_s = rb.to_str().expect("utf-8 path");
+    // (Were it not refused, this config keeps every connection on 127.0.0.1, port 1: closed.)
+    let local_only = dir.path().join("local-only");
+    std::fs::write(&local_only, "Host *\n  HostName 127.0.0.1\n  Port 1\n").expect("config");
+    let o = rehearse(&[
+        "--ssh-config",
+        local_only.to_str().expect("path"),
+        "run",
+        rb_s,
+        "--step",
+        "where",
+        "--var",
+        "lb_host=127.0.0.1",
+        "--run",
+        run_s,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("targets were redirected to the embedded demo host"),
+        "{err}"
+    );
+    // Control: the rehearsal itself resumes (a second demo on the same run).
+    let o = rehearse(&["demo", "--runbook", rb_s, "--step", "where", "--run", run_s]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

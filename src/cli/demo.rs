@@ -82,6 +82,8 @@ pub async fn prepare(
         opts.pins.insert(t.name.clone(), host.host_key.clone());
     }
     opts.keys.push(host.client_key.clone());
+    // Recorded in `run_started`: reports and `verify` say the run rehearsed the runbook here.
+    rb.redirected = Some("the embedded demo host on 127.0.0.1 (`rehearse demo`)".to_string());
     // Only what the runbook declares (any runbook may be given), and what the operator gave
     // wins over the demo's values.
     let mut seen = std::collections::BTreeSet::new();

@@ -74,6 +74,16 @@ pub fn verify(dir: &Path, trust: Option<&AllowedSigners>) -> Report {
         return r;
     };
     check_gate_lines(&rb, &entries, &mut r);
+    if let Some(Event::RunStarted {
+        redirected: Some(to),
+        ..
+    }) = entries.first().map(|e| &e.event)
+    {
+        r.notes.push(format!(
+            "every SSH target of this run ran on {to}, not on the hosts the runbook names: it \
+             rehearses the runbook, and is not evidence about any real host"
+        ));
+    }
     let view = seal::evaluate(&rb, &entries, &lines, trust);
     for s in &view.signed {
         let place = format!("{JOURNAL_FILE}:{}", s.seq + 1);

@@ -23,6 +23,10 @@ pub enum Event {
         #[serde(default)]
         secret_vars: Vec<String>,
         rehearse_version: String,
+        /// Every SSH target ran somewhere else than the runbook says (the embedded demo host
+        /// of `rehearse demo`): where. Such a run rehearses the runbook, not a real host.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redirected: Option<String>,
     },
     /// Another session (or the same operator after a restart) picked the run up.
     Resumed {

@@ -11,6 +11,8 @@ pub use super::records::*;
 pub struct RunState {
     pub runbook_id: String,
     pub runbook_sha256: String,
+    /// Where every SSH target was pointed instead (a demo rehearsal), from `run_started`.
+    pub redirected: Option<String>,
     pub started_ts: String,
     /// Distinct operators in the order they first acted.
     pub operators: Vec<String>,
@@ -63,8 +65,10 @@ impl RunState {
                 runbook_sha256,
                 operator,
                 vars,
+                redirected,
                 ..
             } => {
+                self.redirected.clone_from(redirected);
                 self.vars.clone_from(vars);
                 self.runbook_id.clone_from(runbook_id);
                 self.runbook_sha256.clone_from(runbook_sha256);

@@ -58,6 +58,13 @@ pub fn to_html(r: &Report) -> String {
             esc(c)
         );
     }
+    if let Some(w) = &r.redirected {
+        let _ = writeln!(
+            s,
+            "<tr><th>Rehearsal</th><td class=\"bad\"><b>{}</b></td></tr>",
+            esc(&super::rehearsal_text(w))
+        );
+    }
     let _ = writeln!(
         s,
         "<tr><th>Started</th><td>{}</td></tr><tr><th>Last entry</th><td>{}</td></tr>",

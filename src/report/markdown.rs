@@ -48,6 +48,9 @@ pub fn to_markdown(r: &Report) -> String {
     if let Some(c) = &r.runbook_git_commit {
         let _ = writeln!(s, "- Git commit: `{}`", md(c));
     }
+    if let Some(w) = &r.redirected {
+        let _ = writeln!(s, "- **{}**", md(&super::rehearsal_text(w)));
+    }
     let _ = writeln!(
         s,
         "- Started: {}; last entry: {}",

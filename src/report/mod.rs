@@ -29,6 +29,8 @@ pub struct Report {
     /// The runbook kept with the run hashes to `runbook_sha256` (reports are only built then).
     pub runbook_matches: bool,
     pub runbook_git_commit: Option<String>,
+    /// Every SSH target ran here instead of where the runbook says (a demo rehearsal).
+    pub redirected: Option<String>,
     pub started: String,
     pub last_entry: String,
     pub operators: Vec<String>,
@@ -322,6 +324,7 @@ fn from_view(
         runbook_sha256: all.runbook_sha256.clone(),
         runbook_matches: true,
         runbook_git_commit: git,
+        redirected: all.redirected.clone(),
         started: all.started_ts.clone(),
         last_entry: all.last_ts.clone(),
         operators: all.operators.clone(),
@@ -371,6 +374,14 @@ pub fn verify_path(path: &Path, trust: Option<&AllowedSigners>) -> verify::Repor
     r.problems.extend(problems);
     r.notes.extend(notes);
     r
+}
+
+/// What a reader must know first about a run whose targets were redirected.
+pub(crate) fn rehearsal_text(to: &str) -> String {
+    format!(
+        "Rehearsal: every SSH target ran on {to}, not on the hosts the runbook names. This run is \
+         evidence about the runbook, not about any real host."
+    )
 }
 
 pub fn to_json(r: &Report) -> String {

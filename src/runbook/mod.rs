@@ -72,6 +72,9 @@ pub struct Runbook {
     /// Things a reader should look at that do not stop the runbook loading (`{{raw ..}}`,
     /// an old format).
     pub warnings: Vec<Diagnostic>,
+    /// Set when every SSH target was pointed somewhere else than the file says (`rehearse demo
+    /// --runbook`): where they went. Never read from the file; recorded in `run_started`.
+    pub redirected: Option<String>,
 }
 
 #[derive(Debug, Clone)]

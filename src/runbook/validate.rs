@@ -124,6 +124,7 @@ pub(super) fn build(mut source: Source) -> Result<Runbook, LoadError> {
             gate,
             captures,
             warnings,
+            redirected: None,
         })
     } else {
         let mut d = cx.diags;

@@ -54,6 +54,13 @@ pub enum RunnerError {
         recorded: String,
         given: String,
     },
+    /// A demo run resumed against real hosts, or a real run resumed on the demo host.
+    #[error("{}: this run's targets were {}, and now they would be {}: start a new run", run_dir.display(), where_to(recorded), where_to(given))]
+    Redirected {
+        run_dir: PathBuf,
+        recorded: Option<String>,
+        given: Option<String>,
+    },
     #[error("{run_dir}: the runbook changed since this run started (recorded sha256 {recorded}, given {given}); finish it with the runbook it started with, or start a new run", run_dir = run_dir.display())]
     ChangedRunbook {
         run_dir: PathBuf,
@@ -569,4 +576,11 @@ struct Executed {
     exit_status: Option<u32>,
     signal: Option<String>,
     duration_ms: u64,
+}
+
+fn where_to(r: &Option<String>) -> String {
+    r.as_ref().map_or_else(
+        || "the runbook's own".to_string(),
+        |w| format!("redirected to {w}"),
+    )
 }

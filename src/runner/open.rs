@@ -131,6 +131,7 @@ fn create(
             vars: vars.public_values(),
             secret_vars,
             rehearse_version: env!("CARGO_PKG_VERSION").to_string(),
+            redirected: runbook.redirected.clone(),
         },
     )?;
     // The runbook is kept beside its journal (written before the journal appears), so the run
@@ -157,6 +158,13 @@ fn resume(
             run_dir: run_dir.to_path_buf(),
             recorded: state.runbook_id.clone(),
             given: runbook.id.clone(),
+        });
+    }
+    if state.redirected != runbook.redirected {
+        return Err(RunnerError::Redirected {
+            run_dir: run_dir.to_path_buf(),
+            recorded: state.redirected.clone(),
+            given: runbook.redirected.clone(),
         });
     }
     if !state.runbook_sha256.is_empty() && state.runbook_sha256 != runbook.source.sha256 {
