@@ -146,8 +146,9 @@ pub async fn run_step_waiving(
     let runner = opened.runner;
     let run_dir = runner.run_dir().to_path_buf();
     let printer = tokio::spawn(async move {
-        // Large writes, flushed when a burst ends: not a syscall per chunk.
-        let mut stdout = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
+        // Small writes batched and flushed when a burst ends; a chunk at least as large as the
+        // buffer goes straight to the file descriptor, without a copy.
+        let mut stdout = std::io::BufWriter::with_capacity(16 * 1024, RawStdout(std::io::stdout()));
         let mut stderr = std::io::stderr();
         while let Some(ev) = rx.recv().await {
             match ev {
@@ -353,5 +354,20 @@ async fn hold(runner: &Runner, step: &str, stop: &Cancel) -> i32 {
             eprintln!("rehearse: {e}");
             EXIT_FAILED
         }
+    }
+}
+
+/// Standard output without std's line buffering: `Stdout` scans every write for its last
+/// newline (a `memrchr` over each chunk of a streamed output) and copies into its own buffer.
+/// Only the printer writes to stdout during a run, so nothing can interleave with it.
+struct RawStdout(std::io::Stdout);
+
+impl std::io::Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        nix::unistd::write(&self.0, buf).map_err(std::io::Error::from)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

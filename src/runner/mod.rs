@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::exec::{Cancel, ExecEvent, ExecRequest, Executor, PtySize};
@@ -121,7 +122,8 @@ pub enum RunnerEvent {
         step: String,
         command: String,
         stderr: bool,
-        bytes: Vec<u8>,
+        /// Shared with the spool's hashing, not copied.
+        bytes: Bytes,
     },
     /// A problem writing the journal: the UI must say so, loudly.
     JournalFailed(String),
@@ -394,6 +396,7 @@ impl Runner {
             StreamRedactor::new(self.redactor.clone()),
         ];
         let mut caps: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        let secretless = self.redactor.is_empty();
         let mut last_flush = Instant::now();
         let mut end: Option<ExecEvent> = None;
         loop {
@@ -417,7 +420,7 @@ impl Runner {
                 ExecEvent::Started => {}
                 ExecEvent::Stdout(b) | ExecEvent::Stderr(b) if b.is_empty() => {}
                 ExecEvent::Stdout(b) => {
-                    let clean = reds[0].push_owned(b);
+                    let clean = redact(secretless, &mut reds[0], b);
                     self.emit(
                         &mut spool,
                         spool_id,
@@ -431,7 +434,7 @@ impl Runner {
                     .map_err(io_err)?;
                 }
                 ExecEvent::Stderr(b) => {
-                    let clean = reds[1].push_owned(b);
+                    let clean = redact(secretless, &mut reds[1], b);
                     self.emit(
                         &mut spool,
                         spool_id,
@@ -452,7 +455,7 @@ impl Runner {
             }
         }
         for (i, red) in reds.iter_mut().enumerate() {
-            let rest = red.finish();
+            let rest = Bytes::from(red.finish());
             self.emit(
                 &mut spool,
                 spool_id,
@@ -504,13 +507,13 @@ impl Runner {
         step: &str,
         cmd: &Command,
         stderr: bool,
-        bytes: Vec<u8>,
+        bytes: Bytes,
         cap: &mut Vec<u8>,
     ) -> std::io::Result<()> {
         if bytes.is_empty() {
             return Ok(());
         }
-        spool.write(&bytes)?;
+        spool.write_shared(bytes.clone())?;
         let room = EXPECT_CAPTURE.saturating_sub(cap.len());
         cap.extend_from_slice(&bytes[..room.min(bytes.len())]);
         if let Some(budget) = self.display.get() {
@@ -554,6 +557,15 @@ impl Runner {
                 })
                 .await;
         }
+    }
+}
+
+/// A chunk with its secrets redacted; with no secrets to find it passes as it came, uncopied.
+fn redact(secretless: bool, red: &mut StreamRedactor, chunk: Bytes) -> Bytes {
+    if secretless {
+        chunk
+    } else {
+        Bytes::from(red.push(&chunk))
     }
 }
 

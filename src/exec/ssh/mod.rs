@@ -243,13 +243,13 @@ impl SshExecutor {
             tokio::select! {
                 msg = channel.wait() => match msg {
                     Some(ChannelMsg::Data { data }) => {
-                        let out = marker.push(&data);
+                        let out = marker.push(data);
                         if !out.is_empty() {
                             let _ = tx.send(ExecEvent::Stdout(out)).await;
                         }
                     }
                     Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
-                        let _ = tx.send(ExecEvent::Stderr(data.to_vec())).await;
+                        let _ = tx.send(ExecEvent::Stderr(data)).await;
                     }
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
                         exit.status = Some(exit_status);
@@ -318,7 +318,7 @@ impl SshExecutor {
         }
         let held = marker.give_up();
         if !held.is_empty() {
-            let _ = tx.send(ExecEvent::Stdout(held)).await;
+            let _ = tx.send(ExecEvent::Stdout(held.into())).await;
         }
         let exit = got_exit.then_some(exit);
         if lost && exit.is_none() {
