@@ -4,7 +4,7 @@
 //! | channel | producers | bound and back-pressure |
 //! |---|---|---|
 //! | terminal events | crossterm | the OS's input buffer |
-//! | runner events (output, journal lines) | the executor task, the journal writer (which also follows other processes' lines) | bounded ([`super::RUNNER_QUEUE`]); producers wait, the loop never sends into it, so waiting cannot deadlock |
+//! | runner events (output, journal lines) | the executor task, the journal writer (which also follows other processes' lines) | bounded ([`super::RUNNER_QUEUE`]); producers wait, the loop never sends into it, so waiting cannot deadlock; taken only within a per-frame quota (output past it is skipped by the runner's display budget) |
 //! | actions | the prompter (one per question), command and monitor tasks (one message when each ends) | unbounded, but each producer sends one message per task or question |
 //!
 //! Journal lines the app asks for (`Effect::Record`) are queued on the writer without waiting;
