@@ -160,7 +160,7 @@ fn enter_runs_the_next_command_and_output_streams_into_the_step_log() {
         step: "preflight".into(),
         command: "tools".into(),
         stderr: false,
-        bytes: b"all tools present\n".to_vec(),
+        bytes: b"all tools present\n".to_vec().into(),
     })));
     feed(
         &mut a,
@@ -503,7 +503,7 @@ fn detail_view_shows_a_500_character_line_whole() {
         step: "preflight".into(),
         command: "tools".into(),
         stderr: true,
-        bytes: format!("{long}\nlast line\n").into_bytes(),
+        bytes: format!("{long}\nlast line\n").into_bytes().into(),
     })));
     for (w, h) in [(80, 23), (60, 20), (200, 50)] {
         a.focus = Pane::Log;
@@ -542,7 +542,7 @@ fn detail_view_scrolls_and_stops_at_the_ends() {
         step: "preflight".into(),
         command: "tools".into(),
         stderr: false,
-        bytes: out.into_bytes(),
+        bytes: out.into_bytes().into(),
     })));
     a.focus = Pane::Log;
     resize(&mut a, 60, 20);
@@ -715,7 +715,9 @@ fn ansi_colours_in_plain_output_are_drawn() {
         step: "preflight".into(),
         command: "tools".into(),
         stderr: false,
-        bytes: b"\x1b[1;31mFAIL\x1b[0m but \x1b[32mok\x1b[0m\n".to_vec(),
+        bytes: b"\x1b[1;31mFAIL\x1b[0m but \x1b[32mok\x1b[0m\n"
+            .to_vec()
+            .into(),
     })));
     resize(&mut a, 80, 24);
     let theme = dark();
@@ -775,7 +777,7 @@ fn pty_output_is_drawn_through_a_terminal_emulator_then_kept_as_lines() {
             step: "a".into(),
             command: "bar".into(),
             stderr: false,
-            bytes: chunk.to_vec(),
+            bytes: chunk.to_vec().into(),
         })));
     }
     let text = screen(&mut a, 80, 24, &dark());

@@ -30,6 +30,8 @@ pub struct Ctx {
     pub signing_key: PathBuf,
     pub pairs: usize,
     pub quick: bool,
+    /// Figure 3's producer speeds to run (`paced`, `unpaced`); empty: both.
+    pub flood_speeds: Vec<String>,
 }
 
 impl Ctx {
@@ -79,7 +81,7 @@ struct Args {
 fn usage() -> ! {
     eprintln!(
         "usage: rehearse-bench --rehearse BIN --work DIR --ssh-config FILE --alias HOST \
-         --signing-key FILE --out FILE [--pairs N] [--quick] [--only 1,2,...] [--no-tui-stream] [--invocation TEXT]\n\
+         --signing-key FILE --out FILE [--pairs N] [--quick] [--only 1,2,...] [--no-tui-stream] [--flood paced,unpaced] [--invocation TEXT]\n\
          \x20      rehearse-bench flood --bytes N [--rate BYTES_PER_S] [--end-file FILE]"
     );
     std::process::exit(2)
@@ -91,6 +93,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
         (None, None, None, None, None, None);
     let (mut pairs, mut quick, mut only, mut invocation) = (None, false, Vec::new(), None);
     let mut no_tui_stream = false;
+    let mut flood_speeds = Vec::new();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--rehearse" => rehearse = Some(get(&a, it.next())),
@@ -108,6 +111,12 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
                     .collect();
             }
             "--quick" => quick = true,
+            "--flood" => {
+                flood_speeds = get(&a, it.next())
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .collect();
+            }
             "--no-tui-stream" => no_tui_stream = true,
             // `cargo bench` appends this to every bench binary's arguments.
             "--bench" => {}
@@ -128,6 +137,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Args {
             signing_key: key.into(),
             pairs: pairs.unwrap_or(if quick { 2 } else { 5 }),
             quick,
+            flood_speeds,
         },
         out: out.into(),
         only,

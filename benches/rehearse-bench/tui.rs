@@ -139,6 +139,10 @@ pub fn flood_figure(ctx: &Ctx, t: &Tmux) -> Section {
     let end_file = ctx.path("flood.end");
     let mut rows = Vec::new();
     for (label, rate) in [("paced 25 MiB/s", 25 * 1024 * 1024), ("unpaced", 0u64)] {
+        let speed = label.split(' ').next().unwrap_or(label);
+        if !ctx.flood_speeds.is_empty() && !ctx.flood_speeds.iter().any(|s| s == speed) {
+            continue;
+        }
         let rb = tui_runbook(ctx, bytes, rate, &end_file);
         let (mut p99, mut idle99, mut peak, mut after, mut still, mut outcome) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);

@@ -128,7 +128,7 @@ pub async fn run_step_waiving(
             return EXIT_USAGE;
         }
     };
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(1024);
     let opened = match session.open_run(run_dir, tx) {
         Ok(o) => o,
         Err(e) => {
@@ -145,71 +145,7 @@ pub async fn run_step_waiving(
     }
     let runner = opened.runner;
     let run_dir = runner.run_dir().to_path_buf();
-    let printer = tokio::spawn(async move {
-        // Large writes, flushed when a burst ends: not a syscall per chunk.
-        let mut stdout = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
-        let mut stderr = std::io::stderr();
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                RunnerEvent::Output {
-                    stderr: false,
-                    bytes,
-                    ..
-                } => {
-                    let _ = stdout.write_all(&bytes);
-                    // Flush when the burst is over, not per chunk.
-                    if rx.is_empty() {
-                        let _ = stdout.flush();
-                    }
-                }
-                RunnerEvent::Output {
-                    stderr: true,
-                    bytes,
-                    ..
-                } => {
-                    let _ = stderr.write_all(&bytes);
-                }
-                RunnerEvent::Recorded(e) => match e.event {
-                    Event::CommandStarted {
-                        step,
-                        command,
-                        target,
-                        ..
-                    } => {
-                        eprintln!("── {step}/{command} on {target}");
-                    }
-                    Event::HostKey {
-                        host,
-                        port,
-                        fingerprint,
-                        trust,
-                        algorithm,
-                        ..
-                    } => {
-                        eprintln!("── host key {host}:{port} {algorithm} {fingerprint} ({trust})");
-                    }
-                    Event::CommandFinished {
-                        outcome,
-                        exit_status,
-                        duration_ms,
-                        reason,
-                        ..
-                    } => {
-                        let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
-                        eprintln!(
-                            "── {} (exit {exit}, {duration_ms} ms){}",
-                            outcome.label(),
-                            reason.map(|r| format!(": {r}")).unwrap_or_default()
-                        );
-                    }
-                    _ => {}
-                },
-                RunnerEvent::JournalFailed(e) => eprintln!("rehearse: journal: {e}"),
-                // Headless listeners have no display budget: nothing is ever skipped.
-                RunnerEvent::Skipped { .. } => {}
-            }
-        }
-    });
+    let printer = tokio::spawn(print_events(rx));
     let cancel = Cancel::default();
     let c2 = cancel.clone();
     tokio::spawn(async move {
@@ -358,4 +294,106 @@ async fn hold(runner: &Runner, step: &str, stop: &Cancel) -> i32 {
             EXIT_FAILED
         }
     }
+}
+
+/// Standard output without std's line buffering: `Stdout` scans every write for its last
+/// newline (a `memrchr` over each chunk of a streamed output) and copies into its own buffer.
+/// Only the printer writes to stdout during a run, so nothing can interleave with it.
+struct RawStdout(std::io::Stdout);
+
+impl std::io::Write for RawStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        nix::unistd::write(&self.0, buf).map_err(std::io::Error::from)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Output to stdout (and stderr), journal lines to stderr as they are recorded.
+async fn print_events(mut rx: mpsc::Receiver<RunnerEvent>) {
+    // Small writes batched and flushed when a burst ends; a chunk at least as large as the
+    // buffer goes straight to the file descriptor, without a copy.
+    let mut stdout = std::io::BufWriter::with_capacity(16 * 1024, RawStdout(std::io::stdout()));
+    while let Some(ev) = rx.recv().await {
+        let mut streamed = print_event(ev, &mut stdout);
+        while let Ok(ev) = rx.try_recv() {
+            streamed += print_event(ev, &mut stdout);
+        }
+        let _ = stdout.flush();
+        if streamed >= STREAMING {
+            // A fast stream: let its chunks gather for a moment (in the runner's bounded
+            // queue) rather than waking this task for each one; nobody sees 2 ms.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+}
+
+/// A burst of output this large is a stream, not a person's pace.
+const STREAMING: usize = 64 * 1024;
+
+/// Print one event; the number of stdout bytes it wrote.
+fn print_event(ev: RunnerEvent, stdout: &mut impl std::io::Write) -> usize {
+    match ev {
+        RunnerEvent::Output {
+            stderr: false,
+            bytes,
+            ..
+        } => {
+            let _ = stdout.write_all(&bytes);
+            return bytes.len();
+        }
+        RunnerEvent::Output {
+            stderr: true,
+            bytes,
+            ..
+        } => {
+            let _ = stdout.flush();
+            let _ = std::io::stderr().write_all(&bytes);
+        }
+        RunnerEvent::Recorded(e) => {
+            // What the command printed comes before the line that says how it ended.
+            let _ = stdout.flush();
+            match e.event {
+                Event::CommandStarted {
+                    step,
+                    command,
+                    target,
+                    ..
+                } => {
+                    eprintln!("── {step}/{command} on {target}");
+                }
+                Event::HostKey {
+                    host,
+                    port,
+                    fingerprint,
+                    trust,
+                    algorithm,
+                    ..
+                } => {
+                    eprintln!("── host key {host}:{port} {algorithm} {fingerprint} ({trust})");
+                }
+                Event::CommandFinished {
+                    outcome,
+                    exit_status,
+                    duration_ms,
+                    reason,
+                    ..
+                } => {
+                    let exit = exit_status.map_or_else(|| "-".into(), |c| c.to_string());
+                    eprintln!(
+                        "── {} (exit {exit}, {duration_ms} ms){}",
+                        outcome.label(),
+                        reason.map(|r| format!(": {r}")).unwrap_or_default()
+                    );
+                }
+                _ => {}
+            }
+        }
+        RunnerEvent::JournalFailed(e) => eprintln!("rehearse: journal: {e}"),
+        // Headless listeners have no display budget: nothing is ever skipped.
+        RunnerEvent::Skipped { .. } => {}
+    }
+    0
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
+use bytes::{BufMut, BytesMut};
 use futures::future::BoxFuture;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -132,6 +133,17 @@ impl Executor for LocalExecutor {
     }
 }
 
+/// Read what the pipe holds, up to 64 KiB, into `buf`'s free space.
+async fn read_chunk<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut BytesMut,
+) -> std::io::Result<usize> {
+    buf.reserve(CHUNK);
+    r.read_buf(&mut (&mut *buf).limit(CHUNK)).await
+}
+
+const CHUNK: usize = 64 * 1024;
+
 /// Pump a child's output to `tx` until it exits, stopping it on timeout or cancel.
 async fn drive(
     child: &mut Child,
@@ -147,8 +159,10 @@ async fn drive(
     // Kept from the start: tokio forgets the pid once the child has been reaped, and the
     // group may outlive its leader.
     let pid = child.id();
-    let mut obuf = vec![0u8; 64 * 1024];
-    let mut ebuf = vec![0u8; 64 * 1024];
+    // Read into a buffer whose filled part is split off and sent as it is (no copy); the
+    // buffer's memory is reused once the runner has dropped what was sent from it.
+    let mut obuf = BytesMut::new();
+    let mut ebuf = BytesMut::new();
     let (mut out_open, mut err_open) = (true, true);
     let timeout_at = tokio::time::Instant::now() + req.timeout;
     let mut stop: Option<Stopper> = None;
@@ -158,13 +172,13 @@ async fn drive(
             break;
         }
         tokio::select! {
-            n = out.read(&mut obuf), if out_open => match n {
+            n = read_chunk(&mut out, &mut obuf), if out_open => match n {
                 Ok(0) | Err(_) => out_open = false,
-                Ok(n) => { let _ = tx.send(ExecEvent::Stdout(obuf[..n].to_vec())).await; }
+                Ok(_) => { let _ = tx.send(ExecEvent::Stdout(obuf.split().freeze())).await; }
             },
-            n = err.read(&mut ebuf), if err_open => match n {
+            n = read_chunk(&mut err, &mut ebuf), if err_open => match n {
                 Ok(0) | Err(_) => err_open = false,
-                Ok(n) => { let _ = tx.send(ExecEvent::Stderr(ebuf[..n].to_vec())).await; }
+                Ok(_) => { let _ = tx.send(ExecEvent::Stderr(ebuf.split().freeze())).await; }
             },
             s = child.wait(), if status.is_none() => {
                 status = Some(s.map(exit_info).unwrap_or(ExitInfo { status: None, signal: None }));

@@ -15,6 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 
@@ -117,8 +118,9 @@ pub enum ExecEvent {
     /// A new connection was made for this command; its host key.
     Connected(HostKeySeen),
     Started,
-    Stdout(Vec<u8>),
-    Stderr(Vec<u8>),
+    /// Output as the executor received it: shared, not copied, on its way to the spool.
+    Stdout(Bytes),
+    Stderr(Bytes),
     Finished(ExitInfo),
     TimedOut {
         stage: StopStage,

@@ -9,6 +9,9 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use bytes::Bytes;
 
 use sha2::{Digest, Sha256};
 
@@ -46,8 +49,124 @@ pub struct OutputSpool {
     run_dir: PathBuf,
     partial: PathBuf,
     file: File,
-    hasher: Sha256,
+    hasher: Hashing,
     len: u64,
+}
+
+/// Past this much output the digest is computed on a thread of its own (short outputs, most
+/// commands, never start one).
+const HASH_BESIDE_FROM: u64 = 1024 * 1024;
+/// Chunks go to the hashing thread in batches of about this many bytes, so it wakes rarely;
+/// at most `HASH_QUEUE` batches wait for it (memory stays bounded if it falls behind).
+const HASH_BATCH: usize = 1024 * 1024;
+const HASH_QUEUE: usize = 4;
+/// The hashing thread also starts the disk writes of a long output every this many bytes, so
+/// the final fsync (which must come before the journal line naming the output) finds little
+/// left to write instead of the whole output: the disk works while the stream is received.
+const SYNC_EVERY: usize = 64 * 1024 * 1024;
+
+/// SHA-256 of what was written. On a fast stream it is computed beside the write rather than in
+/// front of the next read: the chunks, shared not copied, go to a hashing thread, and the
+/// receive path only writes them to the file.
+#[derive(Debug)]
+enum Hashing {
+    Inline(Sha256),
+    Beside {
+        tx: mpsc::SyncSender<Vec<Bytes>>,
+        thread: std::thread::JoinHandle<(Sha256, io::Result<()>)>,
+        batch: Vec<Bytes>,
+        batched: usize,
+    },
+}
+
+impl Hashing {
+    fn update(&mut self, chunk: Bytes, len_before: u64, file: &File) {
+        if let Hashing::Inline(h) = self {
+            if len_before < HASH_BESIDE_FROM {
+                h.update(&chunk);
+                return;
+            }
+            let h = std::mem::take(h);
+            match spawn_hasher(h.clone(), file.try_clone().ok()) {
+                Some((tx, thread)) => {
+                    *self = Hashing::Beside {
+                        tx,
+                        thread,
+                        batch: Vec::new(),
+                        batched: 0,
+                    };
+                }
+                None => {
+                    // No thread to be had: hash here, as short outputs are.
+                    let mut h = h;
+                    h.update(&chunk);
+                    *self = Hashing::Inline(h);
+                    return;
+                }
+            }
+        }
+        if let Hashing::Beside {
+            tx, batch, batched, ..
+        } = self
+        {
+            *batched += chunk.len();
+            batch.push(chunk);
+            if *batched >= HASH_BATCH {
+                // Blocks only while the hashing thread is HASH_QUEUE batches behind.
+                let _ = tx.send(std::mem::take(batch));
+                *batched = 0;
+            }
+        }
+    }
+
+    fn finalize(self) -> io::Result<String> {
+        let h = match self {
+            Hashing::Inline(h) => h,
+            Hashing::Beside {
+                tx, thread, batch, ..
+            } => {
+                let _ = tx.send(batch);
+                drop(tx);
+                let (h, synced) = thread
+                    .join()
+                    .map_err(|_| io::Error::other("the output's hashing thread panicked"))?;
+                // The descriptor is shared: an error the thread's sync saw is not seen again
+                // by the final one, so it is reported here.
+                synced?;
+                h
+            }
+        };
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+type Hasher = (
+    mpsc::SyncSender<Vec<Bytes>>,
+    std::thread::JoinHandle<(Sha256, io::Result<()>)>,
+);
+
+fn spawn_hasher(mut h: Sha256, file: Option<File>) -> Option<Hasher> {
+    let (tx, rx) = mpsc::sync_channel::<Vec<Bytes>>(HASH_QUEUE);
+    let thread = std::thread::Builder::new()
+        .name("output-sha256".into())
+        .spawn(move || {
+            let (mut unsynced, mut synced) = (0usize, Ok(()));
+            for batch in rx {
+                for chunk in batch {
+                    h.update(&chunk);
+                    unsynced += chunk.len();
+                }
+                if let Some(f) = file.as_ref().filter(|_| unsynced >= SYNC_EVERY) {
+                    unsynced = 0;
+                    if synced.is_ok() {
+                        synced = f.sync_data();
+                    }
+                }
+            }
+            (h, synced)
+        })
+        .ok()?;
+    Some((tx, thread))
 }
 
 impl OutputSpool {
@@ -59,15 +178,30 @@ impl OutputSpool {
             run_dir: run_dir.to_path_buf(),
             partial,
             file,
-            hasher: Sha256::new(),
+            hasher: Hashing::Inline(Sha256::new()),
             len: 0,
         })
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hasher.update(bytes);
+        match &mut self.hasher {
+            Hashing::Inline(h) if self.len < HASH_BESIDE_FROM => {
+                self.file.write_all(bytes)?;
+                h.update(bytes);
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            _ => self.write_shared(Bytes::copy_from_slice(bytes)),
+        }
+    }
+
+    /// Write a chunk the caller shares (no copy is made of it).
+    pub fn write_shared(&mut self, bytes: Bytes) -> io::Result<()> {
+        self.file.write_all(&bytes)?;
+        let before = self.len;
         self.len += bytes.len() as u64;
-        self.file.write_all(bytes)
+        self.hasher.update(bytes, before, &self.file);
+        Ok(())
     }
 
     pub fn len(&self) -> u64 {
@@ -90,7 +224,7 @@ impl OutputSpool {
     /// time), it made it durable then (file and directory fsync'd before the line naming it was
     /// written), so the copy is dropped without any fsync.
     pub fn finish(self) -> io::Result<(String, u64)> {
-        let sha = hex::encode(self.hasher.finalize());
+        let sha = self.hasher.finalize()?;
         let dest = output_path(&self.run_dir, &sha);
         let known = SEALED.lock().is_ok_and(|s| s.contains(&dest));
         if known && dest.exists() {
@@ -203,4 +337,40 @@ pub fn read_from(path: &Path, offset: u64, max: u64) -> io::Result<Chunk> {
         skipped: start - offset,
         bytes,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The digest computed beside the write is the digest of what is on disk, in order: a
+    /// stream long enough to start the hashing thread, fed both as shared chunks and as
+    /// slices, against a short one hashed inline (the control).
+    #[test]
+    fn digest_beside_the_write_matches_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (seq, total) in [(1u64, 100_000usize), (2, 5 * 1024 * 1024 + 77)] {
+            let mut spool = OutputSpool::create(dir.path(), seq).unwrap();
+            let mut all = Vec::new();
+            let mut i = 0usize;
+            while all.len() < total {
+                let n = (total - all.len()).min(1000 + (i * 7919) % 70_000);
+                let chunk: Vec<u8> = (0..n).map(|k| ((i * 31 + k) % 251) as u8).collect();
+                all.extend_from_slice(&chunk);
+                if i.is_multiple_of(3) {
+                    spool.write(&chunk).unwrap();
+                } else {
+                    spool.write_shared(Bytes::from(chunk)).unwrap();
+                }
+                i += 1;
+            }
+            let started_beside = matches!(spool.hasher, Hashing::Beside { .. });
+            assert_eq!(started_beside, total > 2 * 1024 * 1024, "{total} bytes");
+            let (sha, len) = spool.finish().unwrap();
+            assert_eq!(len, total as u64);
+            assert_eq!(sha, hex::encode(Sha256::digest(&all)));
+            assert_eq!(fs::read(output_path(dir.path(), &sha)).unwrap(), all);
+        }
+    }
 }

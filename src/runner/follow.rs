@@ -114,7 +114,7 @@ fn output(seq: u64, f: &Followed, c: Chunk) -> Vec<RunnerEvent> {
         step: f.step.clone(),
         command: f.command.clone(),
         stderr: false,
-        bytes,
+        bytes: bytes.into(),
     };
     let mut out = Vec::new();
     if c.skipped > 0 {
@@ -164,7 +164,7 @@ mod tests {
     fn bytes(evs: &[RunnerEvent]) -> Vec<u8> {
         evs.iter()
             .flat_map(|e| match e {
-                RunnerEvent::Output { bytes, .. } => bytes.clone(),
+                RunnerEvent::Output { bytes, .. } => bytes.to_vec(),
                 _ => Vec::new(),
             })
             .collect()

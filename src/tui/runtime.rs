@@ -4,7 +4,7 @@
 //! | channel | producers | bound and back-pressure |
 //! |---|---|---|
 //! | terminal events | crossterm | the OS's input buffer |
-//! | runner events (output, journal lines) | the executor task, the journal writer (which also follows other processes' lines) | bounded ([`super::RUNNER_QUEUE`]); producers wait, the loop never sends into it, so waiting cannot deadlock |
+//! | runner events (output, journal lines) | the executor task, the journal writer (which also follows other processes' lines) | bounded ([`super::RUNNER_QUEUE`]); producers wait, the loop never sends into it, so waiting cannot deadlock; taken only within a per-frame quota (output past it is skipped by the runner's display budget) |
 //! | actions | the prompter (one per question), command and monitor tasks (one message when each ends) | unbounded, but each producer sends one message per task or question |
 //!
 //! Journal lines the app asks for (`Effect::Record`) are queued on the writer without waiting;
@@ -31,8 +31,14 @@ use crate::theme::Theme;
 use crate::ui::Screen;
 
 const FRAME: Duration = Duration::from_millis(16);
-/// The longest the loop folds runner events before it draws and reads keys again.
-const FOLD_SLICE: Duration = Duration::from_millis(8);
+/// The most time the loop spends folding runner events per frame, and the most output it
+/// folds per frame (about 32 MB/s at 60 frames a second: more than anyone reads). Past either,
+/// the loop stops taking runner events until the next frame: keys and frames never wait for a
+/// fast producer, the runner's display budget fills, and the runner skips what the screen
+/// cannot take (the output on disk stays complete). This also bounds the CPU the screen costs
+/// a fast command.
+const FOLD_SLICE: Duration = Duration::from_millis(4);
+const FOLD_BYTES: usize = 512 * 1024;
 const TICK: Duration = Duration::from_millis(100);
 /// How long quitting waits for a cancelled command to be recorded.
 const QUIT_WAIT: Duration = Duration::from_secs(12);
@@ -58,19 +64,24 @@ impl Runtime<'_> {
         let mut monitor_stop = Cancel::default();
         let mut hold_stop = Cancel::default();
         let mut dirty = true;
+        // A key, click or resize: its frame is drawn at once, not at the next frame time.
+        let mut urgent = false;
         let mut last_draw = Instant::now() - FRAME;
+        let mut quota = FoldQuota::default();
         let mut quitting: Option<Instant> = None;
         // Commands get the log pane's size from the start, not a default.
         if let Ok(s) = self.terminal.size() {
             self.resize(s.width, s.height);
         }
         loop {
-            if dirty && last_draw.elapsed() >= FRAME {
+            if dirty && (urgent || last_draw.elapsed() >= FRAME) {
                 let (app, theme) = (&*self.app, self.theme);
                 self.terminal
                     .draw(|f| f.render_widget(Screen { app, theme }, f.area()))?;
                 last_draw = Instant::now();
                 dirty = false;
+                urgent = false;
+                quota = FoldQuota::default();
             }
             if let Some(since) = quitting
                 && (self.app.busy.is_none() || since.elapsed() > QUIT_WAIT)
@@ -84,11 +95,21 @@ impl Runtime<'_> {
             };
             let mut effects = Vec::new();
             let had_dialog = self.app.dialog.is_some();
+            // The person first: keys are read before anything else that is ready, and the
+            // runner's events only while this frame's fold quota lasts.
             tokio::select! {
+                biased;
                 ev = events.next() => match ev {
-                    Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => effects = self.app.on_key(k),
-                    Some(Ok(TermEvent::Resize(w, h))) => effects = self.resize(w, h),
+                    Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => {
+                        urgent = true;
+                        effects = self.app.on_key(k);
+                    }
+                    Some(Ok(TermEvent::Resize(w, h))) => {
+                        urgent = true;
+                        effects = self.resize(w, h);
+                    }
                     Some(Ok(TermEvent::Mouse(m))) => {
+                        urgent = true;
                         let hit = crate::ui::hit(self.app, m.column, m.row);
                         let i = match m.kind {
                             MouseEventKind::Down(MouseButton::Left) => Some(Internal::Click(hit)),
@@ -104,17 +125,17 @@ impl Runtime<'_> {
                     Some(Err(e)) => return Err(e),
                     None => return Ok(()),
                 },
-                Some(ev) = self.run_rx.recv() => {
-                    effects = self.fold(ev);
-                    // Fold a burst into one frame, but only for a slice of time: keys and
-                    // frames must not wait for a fast producer's queue to drain.
-                    let until = Instant::now() + FOLD_SLICE;
-                    while Instant::now() < until {
-                        let Ok(ev) = self.run_rx.try_recv() else { break };
-                        effects.extend(self.fold(ev));
-                    }
-                }
                 Some(a) = self.act_rx.recv() => effects = self.app.update(a),
+                Some(ev) = self.run_rx.recv(), if quota.left() => {
+                    // A burst is folded into one frame, within the quota.
+                    let began = Instant::now();
+                    effects = self.fold(ev, &mut quota);
+                    while quota.left() && began.elapsed() < FOLD_SLICE {
+                        let Ok(ev) = self.run_rx.try_recv() else { break };
+                        effects.extend(self.fold(ev, &mut quota));
+                    }
+                    quota.time += began.elapsed();
+                }
                 _ = tick.tick() => {
                     self.app.targets = target_views(self.runner);
                     effects = self.app.update(Action::Internal(Internal::Tick));
@@ -180,9 +201,10 @@ impl Runtime<'_> {
     }
 
     /// Fold one runner event into the app, giving its bytes back to the display budget.
-    fn fold(&mut self, ev: RunnerEvent) -> Vec<Effect> {
+    fn fold(&mut self, ev: RunnerEvent, quota: &mut FoldQuota) -> Vec<Effect> {
         if let RunnerEvent::Output { bytes, .. } = &ev {
             self.budget.give(bytes.len());
+            quota.bytes += bytes.len();
         }
         self.app.update(Action::Internal(Internal::Runner(ev)))
     }
@@ -263,6 +285,19 @@ impl Runtime<'_> {
             };
             let _ = tx.send(Action::Internal(Internal::MonitorEnded(msg)));
         });
+    }
+}
+
+/// What the loop folded since its last frame.
+#[derive(Default)]
+struct FoldQuota {
+    time: Duration,
+    bytes: usize,
+}
+
+impl FoldQuota {
+    fn left(&self) -> bool {
+        self.time < FOLD_SLICE && self.bytes < FOLD_BYTES
     }
 }
 

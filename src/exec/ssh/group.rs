@@ -1,6 +1,8 @@
 //! Stopping a remote command: its process group, learned from a marker line, signalled over a
 //! second channel.
 
+use bytes::Bytes;
+
 use super::trust::Checker;
 use super::*;
 
@@ -29,7 +31,7 @@ pub(super) async fn probe_group_marker(handle: &Handle<Checker>) -> bool {
         while let Some(msg) = ch.wait().await {
             match msg {
                 ChannelMsg::Data { data } => {
-                    filter.push(&data);
+                    filter.push(data);
                 }
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
                 ChannelMsg::Close => break,
@@ -74,11 +76,16 @@ impl GroupMarker {
         }
     }
 
-    /// The bytes of `data` that belong to the command's output.
-    pub(super) fn push(&mut self, data: &[u8]) -> Vec<u8> {
+    /// The bytes of `data` that belong to the command's output. Once the marker is found (or
+    /// was never looked for) every chunk passes as it came, without a copy.
+    pub(super) fn push(&mut self, data: Bytes) -> Bytes {
         if self.done {
-            return data.to_vec();
+            return data;
         }
+        self.find_in(&data).into()
+    }
+
+    fn find_in(&mut self, data: &[u8]) -> Vec<u8> {
         self.held.extend_from_slice(data);
         if let Some(at) = find(&self.held, &self.tag) {
             let rest = &self.held[at + self.tag.len()..];
@@ -165,7 +172,7 @@ mod tests {
     pub(super) fn feed(m: &mut GroupMarker, chunks: &[&[u8]]) -> Vec<u8> {
         let mut out = Vec::new();
         for c in chunks {
-            out.extend(m.push(c));
+            out.extend(m.push(Bytes::copy_from_slice(c)));
         }
         out.extend(m.give_up());
         out
