@@ -29,8 +29,10 @@ pub use terminal::restore as restore_terminal;
 
 /// Bytes of each earlier command's output shown again after a restart.
 const RESTORE_TAIL: u64 = 16 * 1024;
-/// Output bytes in flight to the screen (see `runner::display`).
-const DISPLAY_BUDGET: usize = 4 * 1024 * 1024;
+/// Output bytes in flight to the screen (see `runner::display`). Everything in flight is folded
+/// before the screen hears that the command ended, at most 512 KiB a frame: 1 MiB keeps that
+/// wait to a frame or two (4 MiB made it ~240 ms on a 1 GB stream).
+const DISPLAY_BUDGET: usize = 1024 * 1024;
 /// How long quitting waits for queued journal lines to reach the disk.
 const DRAIN: Duration = Duration::from_secs(5);
 /// Runner events (output chunks and journal lines) waiting for the loop. Producers wait when it
