@@ -363,3 +363,47 @@ fn retries_until_and_on_failure_record_every_attempt() {
     assert_eq!(runs.iter().filter(|r| r.command == "rescue").count(), 1);
     assert!(dir.join("rescued").exists());
 }
+
+#[test]
+fn a_condition_on_a_variable_no_command_uses_still_decides() {
+    // The variable appears only in `when`: a run binds it anyway, so the condition is known
+    // (false) and the command is skipped; before, it was left unbound, unknown, and ran.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flow.toml"),
+        r#"
+format = 2
+id = "cond"
+title = "Cond"
+
+[vars.stage]
+default = "25"
+
+[[steps]]
+id = "s"
+title = "S"
+level = "must"
+target = "local"
+
+[[steps.commands]]
+name = "only-at-100"
+run = "touch ran"
+when = "var.stage == '100'"
+"#,
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let o = step(dir.path(), &run, "s", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        err(&o).contains("skipped: `var.stage == '100'` is false"),
+        "{}",
+        err(&o)
+    );
+    assert!(!dir.path().join("ran").exists());
+    // Control: at 100 it runs.
+    let run2 = dir.path().join("run2");
+    let o = step(dir.path(), &run2, "s", &["--var", "stage=100"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(dir.path().join("ran").exists());
+}

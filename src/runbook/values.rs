@@ -27,7 +27,7 @@ impl fmt::Display for ValueError {
 
 impl Runbook {
     /// Every variable that the given steps use: in their commands, the targets those commands
-    /// run on, and their expectations. An empty list means every step and the gate's probe.
+    /// run on, their expectations, and their conditions. An empty list means every step and the gate's probe.
     pub fn required_vars(&self, steps: &[&str]) -> BTreeSet<String> {
         let mut commands: Vec<&Command> = self
             .steps
@@ -41,6 +41,22 @@ impl Runbook {
             commands.push(&m.probe);
         }
         let mut out = BTreeSet::new();
+        // Conditions read variables too: one left out would be unknown, and an unknown
+        // condition does not skip what it guards.
+        let conds = self
+            .steps
+            .iter()
+            .filter(|s| steps.is_empty() || steps.contains(&s.id.as_str()))
+            .flat_map(|s| s.when.iter())
+            .chain(commands.iter().filter_map(|c| c.when.as_ref()));
+        for w in conds {
+            out.extend(
+                w.refs()
+                    .into_iter()
+                    .filter(|r| r.kind == super::cond::RefKind::Var)
+                    .map(|r| r.name.clone()),
+            );
+        }
         // Captured values come from the run, never from the operator.
         let captured: BTreeSet<&str> = self.captures.iter().map(|c| c.name.as_str()).collect();
         let mut add = |t: &Template| {
