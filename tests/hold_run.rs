@@ -74,6 +74,28 @@ for = "3s"
 every = "100ms"
 probe = { run = "true" }
 abort_if = { failed = 1 }
+
+[[steps]]
+id = "broken-probe"
+title = "A hold whose probe cannot be rendered"
+level = "optional"
+target = "local"
+
+[[steps.commands]]
+name = "shift"
+run = "echo shifted"
+
+[[steps.commands]]
+name = "maybe"
+run = "echo r1"
+when = "var.stage == '100'"
+capture = { name = "never", regex = '(r\d)' }
+
+[steps.hold]
+for = "1s"
+every = "100ms"
+probe = { run = "echo {{never}}" }
+abort_if = { failed = 1 }
 "#;
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
@@ -345,4 +367,25 @@ fn a_second_process_cannot_hold_a_step_another_live_process_holds() {
     // Once it ended, the step is free again: a second run finds the hold done.
     let o = step(d.path(), &run, "long");
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+}
+
+#[test]
+fn a_hold_that_fails_ends_its_claim_instead_of_keeping_the_step() {
+    let (d, run) = setup();
+    // The probe needs a value that was never captured: the hold starts, then cannot probe.
+    let o = step(d.path(), &run, "broken-probe");
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("never"), "{}", err(&o));
+    let rec = state(&run).step("broken-probe").unwrap().clone();
+    assert_eq!(rec.hold_starts.len(), 1);
+    // The claim is ended by the process that failed, naming the error, not left to whoever
+    // notices the process is gone.
+    assert_eq!(hold_ends(&run, "broken-probe"), [HoldOutcome::Stopped]);
+    assert!(
+        rec.hold_ends[0].2.starts_with("stopped by an error:"),
+        "{:?}",
+        rec.hold_ends
+    );
+    let claims = rehearse::runner::claims::Claims::from_entries(&read_entries(&run).unwrap());
+    assert!(claims.holder("broken-probe").is_none());
 }

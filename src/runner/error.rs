@@ -69,6 +69,10 @@ pub enum RunnerError {
     NoHold(String),
     #[error("`{0}` holds once its commands passed; run them first")]
     HoldBeforeCommands(String),
+    #[error(
+        "the hold of `{0}` aborted and its on_failure ran: run the step's commands again (a new window) before holding"
+    )]
+    HoldAfterAbort(String),
     #[error("cannot render `{what}`: {message}")]
     Render { what: String, message: String },
     #[error("redaction failed, nothing was written: {0}")]

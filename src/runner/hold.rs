@@ -46,6 +46,11 @@ impl Runner {
         if p.completed_at.is_some() {
             return Ok(HoldEnd::Passed);
         }
+        // An abort ran the step's on_failure, which undoes what its commands set (a traffic
+        // stage back to blue): holding again would watch the undone state and pass the stage.
+        if p.aborted.is_some() && !step.on_failure.is_empty() {
+            return Err(RunnerError::HoldAfterAbort(step_id.to_string()));
+        }
         let e = self
             .record(Event::HoldStarted {
                 step: step_id.to_string(),
@@ -55,7 +60,39 @@ impl Runner {
             })
             .await?;
         state.apply(&e);
-        let end = loop {
+        // From here the step is claimed: whatever goes wrong, the claim is ended (as stopped,
+        // naming the error), or it would hold the step for as long as this process lives.
+        let end = match self
+            .hold_window(step, h, &mut state, stop, &mut on_probe)
+            .await
+        {
+            Ok(end) => end,
+            Err(e) => {
+                let _ = self
+                    .record(Event::HoldEnded {
+                        step: step_id.to_string(),
+                        outcome: HoldOutcome::Stopped,
+                        reason: format!("stopped by an error: {e}"),
+                    })
+                    .await;
+                return Err(e);
+            }
+        };
+        self.end_hold(step, h, &state, &end, stop).await?;
+        Ok(end)
+    }
+
+    /// Probe every `every` until the window completes, aborts or `stop` is cancelled.
+    async fn hold_window(
+        &self,
+        step: &crate::runbook::Step,
+        h: &crate::runbook::Hold,
+        state: &mut crate::journal::state::RunState,
+        stop: &Cancel,
+        on_probe: &mut impl FnMut(&Entry),
+    ) -> Result<HoldEnd, RunnerError> {
+        let step_id = step.id.as_str();
+        Ok(loop {
             let Some(p) = state.hold_progress(step) else {
                 return Err(RunnerError::HoldBeforeCommands(step_id.to_string()));
             };
@@ -76,17 +113,29 @@ impl Runner {
                 () = tokio::time::sleep(wait) => {}
                 () = stop.cancelled() => break HoldEnd::Stopped,
             }
-            let entry = self.hold_probe(step_id, h, &state, stop.clone()).await?;
+            let entry = self.hold_probe(step_id, h, state, stop.clone()).await?;
             state.apply(&entry);
             on_probe(&entry);
             if stop.is_cancelled() {
                 break HoldEnd::Stopped;
             }
-        };
+        })
+    }
+
+    /// Record how the hold ended; after an abort, run the step's on_failure.
+    async fn end_hold(
+        &self,
+        step: &crate::runbook::Step,
+        h: &crate::runbook::Hold,
+        state: &crate::journal::state::RunState,
+        end: &HoldEnd,
+        stop: &Cancel,
+    ) -> Result<(), RunnerError> {
+        let step_id = step.id.as_str();
         let p = state.hold_progress(step);
         let gaps = p.as_ref().map_or(0, |p| p.gaps.len());
         let watched = p.as_ref().map_or(Duration::ZERO, |p| p.watched);
-        let (outcome, reason) = match &end {
+        let (outcome, reason) = match end {
             HoldEnd::Passed => (
                 HoldOutcome::Passed,
                 format!(
@@ -122,7 +171,7 @@ impl Runner {
                 self.run(&step.id, c, &vars, stop.clone()).await?;
             }
         }
-        Ok(end)
+        Ok(())
     }
 
     /// One probe of the hold, recorded as a `probe` line naming the step.
