@@ -181,3 +181,81 @@ fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn local_commands_in_a_rehearsal_are_refused_unless_asked_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let rb = dir.path().join("mixed.toml");
+    std::fs::write(
+        &rb,
+        r#"
+format = 2
+id = "mixed"
+title = "Mixed"
+
+[targets.app]
+host = "app.example.com"
+
+[[steps]]
+id = "s"
+title = "S"
+level = "must"
+
+[[steps.commands]]
+name = "remote"
+target = "app"
+run = "echo remote"
+
+[[steps.commands]]
+name = "here"
+target = "local"
+run = "touch here-ran"
+"#,
+    )
+    .expect("runbook");
+    let demo = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rehearse"))
+            .current_dir(dir.path())
+            .args(["demo", "--runbook"])
+            .arg(&rb)
+            .args(["--step", "s"])
+            .args(extra)
+            .env("HOME", dir.path())
+            .env("SSH_AUTH_SOCK", "")
+            .env("REHEARSE_STATE_DIR", dir.path().join("state"))
+            .env("REHEARSE_CONFIG_DIR", dir.path().join("cfg"))
+            .output()
+            .expect("rehearse demo")
+    };
+    // The attack on the operator: a "rehearsal" that would run `aws ...` here, for real.
+    let o = demo(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("1 command(s) of `mixed` run on this machine")
+            && err.contains("--local-commands"),
+        "{err}"
+    );
+    assert!(!dir.path().join("here-ran").exists(), "nothing ran");
+    // Asked for: it runs, and the journal says where local commands ran.
+    let o = demo(&["--local-commands"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(dir.path().join("here-ran").exists());
+    let runs = dir.path().join("state/runs");
+    let run = std::fs::read_dir(&runs)
+        .expect("runs")
+        .flatten()
+        .next()
+        .expect("a run")
+        .path();
+    let j = std::fs::read_to_string(run.join("journal.jsonl")).expect("journal");
+    assert!(
+        j.contains("`local` commands ran on the operator's machine"),
+        "{j}"
+    );
+}

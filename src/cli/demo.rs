@@ -55,8 +55,9 @@ pub async fn prepare(
     }
     let mut opts = TargetOptions {
         no_agent: true,
-        // The operator's ~/.ssh/config is about real hosts; none of it applies here.
-        ssh_config: Some(host.sandbox.join("no-ssh-config")),
+        // The operator's ~/.ssh/config is about real hosts; none of it applies here. (Not a
+        // file in the sandbox: the demo host's own commands could write one there.)
+        ssh_config: Some(PathBuf::from("/dev/null")),
         ..Default::default()
     };
     for t in &mut rb.targets {
@@ -83,7 +84,13 @@ pub async fn prepare(
     }
     opts.keys.push(host.client_key.clone());
     // Recorded in `run_started`: reports and `verify` say the run rehearsed the runbook here.
-    rb.redirected = Some("the embedded demo host on 127.0.0.1 (`rehearse demo`)".to_string());
+    rb.redirected = Some(if local_count(rb) > 0 {
+        "the embedded demo host on 127.0.0.1 (`rehearse demo`); `local` commands ran on the \
+         operator's machine"
+            .to_string()
+    } else {
+        "the embedded demo host on 127.0.0.1 (`rehearse demo`)".to_string()
+    });
     // Only what the runbook declares (any runbook may be given), and what the operator gave
     // wins over the demo's values.
     let mut seen = std::collections::BTreeSet::new();
@@ -94,6 +101,17 @@ pub async fn prepare(
     });
     vars.extend(given.iter().cloned());
     Ok((host, vars, opts))
+}
+
+/// Commands of `rb` that run on the operator's machine (steps, their holds and rescues, and
+/// the gate's probe): a rehearsal on the demo host does not move them.
+fn local_count(rb: &Runbook) -> usize {
+    rb.steps
+        .iter()
+        .flat_map(crate::runbook::Step::all_commands)
+        .chain(rb.gate.monitor.as_ref().map(|m| &m.probe))
+        .filter(|c| c.target == runbook::LOCAL)
+        .count()
 }
 
 /// The variable a target field names when it is nothing but `{{ name }}`.
@@ -114,6 +132,7 @@ fn sole_placeholder(t: &Template) -> Option<String> {
 pub async fn main(
     step: Option<String>,
     runbook_file: Option<PathBuf>,
+    local_commands: bool,
     given: Vec<(String, String)>,
     run_dir: Option<PathBuf>,
     global: Global,
@@ -130,6 +149,18 @@ pub async fn main(
         }
         None => return EXIT_USAGE,
     };
+    // Only SSH targets move to the demo host: a `local` command would run here, for real, with
+    // this machine's credentials. That takes asking for.
+    let local = local_count(&rb);
+    if local > 0 && !local_commands {
+        eprintln!(
+            "rehearse: {local} command(s) of `{}` run on this machine (target `local`), not on \
+             the demo host: with this machine's tools and credentials, for real. Pass \
+             --local-commands to run them anyway (with stand-ins first on PATH, say).",
+            rb.id
+        );
+        return EXIT_USAGE;
+    }
     let state = paths::state_dir(global.state_dir.as_deref());
     let run_dir =
         run_dir.unwrap_or_else(|| crate::runner::new_run_dir(&paths::runs_dir(&state), &rb.id));

@@ -152,9 +152,14 @@ pub enum Cmd {
         /// Rehearse this runbook (a path or a bundled name) instead of the demo: every SSH
         /// target is pointed at the embedded host, its key pinned; variables that only name a
         /// target's host, port or user get the host's values (and deploy_path, if declared, a
-        /// directory of the host's sandbox). Local commands run on this machine as usual.
+        /// directory of the host's sandbox).
         #[arg(long, value_name = "FILE")]
         runbook: Option<PathBuf>,
+        /// Run the runbook's `local` commands too: they run on this machine, with its tools and
+        /// credentials (aws, gh, dig, ...), not on the demo host. Refused without it when the
+        /// runbook has any.
+        #[arg(long)]
+        local_commands: bool,
     },
 }
 
@@ -424,9 +429,14 @@ pub fn main(cli: Cli) -> i32 {
             Err(c) => c,
         },
         Some(Cmd::Observe { run_dir }) => rt.block_on(observe::observe_cmd(&run_dir, &cli.global)),
-        Some(Cmd::Demo { step, runbook }) => rt.block_on(crate::cli::demo::main(
+        Some(Cmd::Demo {
             step,
             runbook,
+            local_commands,
+        }) => rt.block_on(crate::cli::demo::main(
+            step,
+            runbook,
+            local_commands,
             cli.vars,
             cli.run_dir,
             cli.global,

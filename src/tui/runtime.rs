@@ -109,7 +109,6 @@ impl Runtime<'_> {
                         effects = self.resize(w, h);
                     }
                     Some(Ok(TermEvent::Mouse(m))) => {
-                        urgent = true;
                         let hit = crate::ui::hit(self.app, m.column, m.row);
                         let i = match m.kind {
                             MouseEventKind::Down(MouseButton::Left) => Some(Internal::Click(hit)),
@@ -117,7 +116,9 @@ impl Runtime<'_> {
                             MouseEventKind::ScrollDown => Some(Internal::Scroll(hit, 1)),
                             _ => None,
                         };
+                        // Only a click or a scroll: mouse motion alone changes nothing.
                         if let Some(i) = i {
+                            urgent = true;
                             effects = self.app.update(Action::Internal(i));
                         }
                     }

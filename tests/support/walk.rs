@@ -145,7 +145,7 @@ impl Walk {
             .map(|(k, v)| format!("--var {}", shell_quote(&format!("{k}={}", at(v)))))
             .collect();
         let cmd = format!(
-            "cd {} && {} {} demo --runbook {} --run {} --operator ana --operators ana,bob --signing-key {} {}; echo EXITED $?; sleep 600",
+            "cd {} && {} {} demo --local-commands --runbook {} --run {} --operator ana --operators ana,bob --signing-key {} {}; echo EXITED $?; sleep 600",
             shell_quote(&work.display().to_string()),
             env_words.join(" "),
             shell_quote(env!("CARGO_BIN_EXE_rehearse")),
