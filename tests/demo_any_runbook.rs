@@ -133,6 +133,27 @@ fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
         "--allowed-signers",
         signers.to_str().expect("path"),
     ]);
+    // Intact, but a rehearsal: a gate that trusts the exit code must not take it as evidence.
+    assert_eq!(
+        v.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    assert!(String::from_utf8_lossy(&v.stdout).contains("REHEARSAL: every SSH target ran on"));
+    let allowed = rehearse(&[
+        "verify",
+        run_s,
+        "--allow-rehearsal",
+        "--allowed-signers",
+        signers.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        allowed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&allowed.stdout)
+    );
     let err = String::from_utf8_lossy(&v.stderr);
     assert!(
         err.contains("ran on the embedded demo host on 127.0.0.1")

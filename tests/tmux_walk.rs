@@ -282,6 +282,7 @@ fn demo_walked_to_an_open_gate() {
     let o = std::process::Command::new(bin)
         .arg("verify")
         .arg(&run)
+        .arg("--allow-rehearsal")
         .arg("--allowed-signers")
         .arg(&allowed)
         .output()

@@ -8,6 +8,8 @@ use crate::runbook::Runbook;
 
 /// Evidence intact, but nothing outside it says whose keys signed it: the gate is not proven.
 pub const EXIT_UNTRUSTED: i32 = 4;
+/// An intact run whose SSH targets were redirected (`rehearse demo`): not evidence of a deploy.
+pub const EXIT_REHEARSAL: i32 = 7;
 
 /// Secret values known to this process for a run: `--var`s and the environment variables the
 /// runbook names for its secret variables.
@@ -132,7 +134,7 @@ pub async fn export_cmd(
 /// Exit 0: intact, and the trust anchor was applied (the gate line says OPEN or SHUT);
 /// 1: something is broken (the first broken place is named); 2: usage; 4: intact, but no trust
 /// anchor, so every signature is untrusted and the gate is not proven.
-pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
+pub fn verify_cmd(path: &Path, allowed: Option<&Path>, allow_rehearsal: bool) -> i32 {
     let anchor = match trust_anchor(allowed) {
         Ok(a) => a,
         Err(e) => {
@@ -195,6 +197,20 @@ pub fn verify_cmd(path: &Path, allowed: Option<&Path>) -> i32 {
     }
     if trust.is_none() {
         return EXIT_UNTRUSTED;
+    }
+    let rehearsal = r.entries.first().and_then(|e| match &e.event {
+        crate::journal::Event::RunStarted { redirected, .. } => redirected.clone(),
+        _ => None,
+    });
+    if let Some(to) = rehearsal
+        && !allow_rehearsal
+    {
+        println!(
+            "REHEARSAL: every SSH target ran on {}; intact, but not evidence about any real host \
+             (--allow-rehearsal exits 0)",
+            report::text::visible(&to, false)
+        );
+        return EXIT_REHEARSAL;
     }
     0
 }

@@ -123,12 +123,18 @@ pub enum Cmd {
         reason: String,
     },
     /// Check a run directory or an exported bundle: the hash chain, every output digest,
-    /// SHA256SUMS and every signature. Exit 0 only if all hold; else name the first broken place.
+    /// SHA256SUMS and every signature. Exit 0 only if all hold; else name the first broken place
+    /// (exit 1). Exit 4: no trust anchor; 7: intact, but a rehearsal on the demo host.
     Verify {
         path: PathBuf,
         /// ssh-keygen allowed_signers file: who may sign with which key.
         #[arg(long, value_name = "FILE")]
         allowed_signers: Option<PathBuf>,
+        /// Exit 0 for an intact rehearsal too (a run whose SSH targets were redirected, as
+        /// `rehearse demo` does); without it such a run exits 7: intact, but not evidence about
+        /// any real host.
+        #[arg(long)]
+        allow_rehearsal: bool,
     },
     /// Sign a step off headless with the session's key (--signing-key, config, ssh-agent).
     /// Refuses without a key unless --unsigned (an unsigned sign-off counts for nothing).
@@ -391,7 +397,8 @@ pub fn main(cli: Cli) -> i32 {
         Some(Cmd::Verify {
             path,
             allowed_signers,
-        }) => verify_cmd(&path, allowed_signers.as_deref()),
+            allow_rehearsal,
+        }) => verify_cmd(&path, allowed_signers.as_deref(), allow_rehearsal),
         Some(Cmd::Watch {
             run_dir,
             accept_new_host_key,
