@@ -193,7 +193,7 @@ fn complete_report_names_commands_vars_signers_head_and_seal() {
     let md = String::from_utf8_lossy(&o.stdout);
     for want in [
         "## Gate: OPEN",
-        "Variable `region` = `eu\\-west`",
+        "Variable `region` = `eu-west`",
         "Variable `pw`: secret, not shown",
         "echo hello eu-west; echo 'pw=[secret:pw]'",
         "matches the runbook kept with the run",

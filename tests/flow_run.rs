@@ -270,7 +270,7 @@ fn a_hostile_captured_value_stays_text_in_the_report() {
     // Every `<` of the value is escaped, so the tag renders as text (the command's output
     // excerpt shows it too, inside a code fence).
     assert!(
-        md.contains(r"`\<img src\=x onerror\=alert\(1\)\>\#\# Gate\: OPEN`"),
+        md.contains("- Captured `release` = `<img src=x onerror=alert(1)>## Gate: OPEN` from"),
         "{md}"
     );
     assert!(!md.lines().any(|l| l.starts_with("## Gate: OPEN")), "{md}");

@@ -205,27 +205,24 @@ pub fn to_html(r: &Report) -> String {
             let _ = writeln!(s, "</table>");
         }
         let _ = writeln!(s, "<ul>");
-        let mut depth = 0;
-        for i in model::items(
+        let items = model::items(
             &st.model,
             &esc,
-            &|v| format!("<code>{v}</code>"),
+            &|v| format!("<code>{}</code>", esc(v)),
             tail(false),
-        ) {
-            // Nested items open a list inside the item before them.
-            while depth < i.depth {
-                let _ = write!(s, "<ul>");
-                depth += 1;
+        );
+        // An item followed by deeper ones holds them in a list of its own.
+        for (n, i) in items.iter().enumerate() {
+            let next = items.get(n + 1).map_or(0, |x| x.depth);
+            let _ = write!(s, "<li>{}", i.text);
+            if next > i.depth {
+                let _ = writeln!(s, "<ul>");
+            } else {
+                let _ = writeln!(s, "</li>");
+                for _ in next..i.depth {
+                    let _ = writeln!(s, "</ul></li>");
+                }
             }
-            while depth > i.depth {
-                let _ = write!(s, "</ul>");
-                depth -= 1;
-            }
-            let _ = writeln!(s, "<li>{}</li>", i.text);
-        }
-        while depth > 0 {
-            let _ = write!(s, "</ul>");
-            depth -= 1;
         }
         for c in &st.checklist {
             let by =

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{fence, md};
+use super::text::{code_span, fence, md};
 use super::{Report, model};
 use crate::evidence::seal::SignedLine;
 
@@ -60,10 +60,10 @@ pub fn to_markdown(r: &Report) -> String {
     let ops: Vec<String> = r.operators.iter().map(|o| md(o)).collect();
     let _ = writeln!(s, "- Operators: {}", ops.join(", "));
     for (k, v) in &r.vars {
-        let _ = writeln!(s, "- Variable `{}` = `{}`", md(k), md(v));
+        let _ = writeln!(s, "- Variable {} = {}", code_span(k), code_span(v));
     }
     for k in &r.secret_vars {
-        let _ = writeln!(s, "- Variable `{}`: secret, not shown", md(k));
+        let _ = writeln!(s, "- Variable {}: secret, not shown", code_span(k));
     }
     let _ = writeln!(
         s,
@@ -158,7 +158,7 @@ pub fn to_markdown(r: &Report) -> String {
                 let _ = writeln!(s, "  Output (last lines):\n\n{}", fence(&c.excerpt));
             }
         }
-        for i in model::items(&st.model, &md, &|v| format!("`{v}`"), seal_mark(false)) {
+        for i in model::items(&st.model, &md, &code_span, seal_mark(false)) {
             let _ = writeln!(s, "{}- {}", "  ".repeat(usize::from(i.depth)), i.text);
         }
         for c in &st.checklist {

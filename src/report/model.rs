@@ -186,7 +186,8 @@ pub(super) fn probe_text(p: &ProbeRow, esc: &dyn Fn(&str) -> String, unsealed: &
 }
 
 /// The model's lines for one step, in the order a reader needs them. `esc` makes journal text
-/// safe for the format; `code` marks a literal value; `unsealed` flags a line after the seal.
+/// safe for the format; `code` shows a raw value literally (escaping it itself); `unsealed`
+/// flags a line after the seal.
 pub(super) fn items(
     m: &ModelRows,
     esc: &dyn Fn(&str) -> String,
@@ -205,8 +206,8 @@ pub(super) fn items(
     for c in &m.captures {
         out.push(top(format!(
             "Captured {} = {} from {} (line {}){}",
-            code(&esc(&c.name)),
-            code(&esc(&c.value)),
+            code(&c.name),
+            code(&c.value),
             esc(&c.command),
             c.seq + 1,
             if c.sealed { "" } else { unsealed }

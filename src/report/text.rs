@@ -77,6 +77,23 @@ pub fn fence(text: &str) -> String {
     format!("{ticks}text\n{text}\n{ticks}\n")
 }
 
+/// A value as a Markdown code span: shown literally (backslash escapes mean nothing inside
+/// one, so none are added), control characters made visible, and fenced by a run of backticks
+/// longer than any inside it, padded when it starts or ends with one.
+pub fn code_span(s: &str) -> String {
+    let v = visible(s, false);
+    let mut ticks = "`".to_string();
+    while v.contains(&ticks) {
+        ticks.push('`');
+    }
+    let pad = if v.starts_with('`') || v.ends_with('`') || v.is_empty() {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{v}{pad}{ticks}")
+}
+
 /// HTML text content and attribute values.
 pub fn esc(s: &str) -> String {
     esc_raw(&visible(s, false))
@@ -98,6 +115,17 @@ fn esc_raw(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_span_shows_the_value_literally_whatever_backticks_it_holds() {
+        assert_eq!(code_span("v1.2.3"), "`v1.2.3`");
+        // A backtick inside cannot close the span early; one at an edge is padded.
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x"), "`` `x ``");
+        assert_eq!(code_span("a``b`"), "``` a``b` ```");
+        // Lines cannot break out of the list item, escapes cannot hide.
+        assert_eq!(code_span("a\n## Gate: OPEN\u{1b}"), "`a␤## Gate: OPEN␛`");
+    }
 
     #[test]
     fn a_note_cannot_become_a_heading_or_an_escape() {
