@@ -104,10 +104,12 @@ impl Claims {
             Event::CommandFinished { started_seq, .. } => {
                 self.running.remove(started_seq);
             }
+            // A hold line without a session was written before holds were claims: it claims
+            // nothing (ending it for a "dead" holder could stop a hold that still runs).
             Event::HoldStarted {
                 step,
                 operator,
-                session,
+                session: session @ Some(_),
                 ..
             } => {
                 self.running
@@ -132,5 +134,84 @@ impl Claims {
             .filter(|c| c.is_stale())
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::journal::event::HoldOutcome;
+
+    fn entry(seq: u64, event: Event) -> Entry {
+        Entry {
+            seq,
+            ts: format!("t{seq}"),
+            event,
+            prev: String::new(),
+        }
+    }
+
+    fn hold_started(seq: u64, session: Option<String>) -> Entry {
+        entry(
+            seq,
+            Event::HoldStarted {
+                step: "stage".into(),
+                operator: "ana".into(),
+                restart: false,
+                session,
+            },
+        )
+    }
+
+    fn hold_ended(seq: u64) -> Entry {
+        entry(
+            seq,
+            Event::HoldEnded {
+                step: "stage".into(),
+                outcome: HoldOutcome::Passed,
+                reason: String::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_hold_claims_its_step_until_its_end() {
+        let me = crate::runner::process::session_id();
+        let mut c = Claims::from_entries(&[hold_started(3, Some(me.clone()))]);
+        let h = c.holder("stage").expect("held");
+        assert!(h.hold && !h.is_stale() && h.session.as_deref() == Some(me.as_str()));
+        c.observe(&hold_ended(9));
+        assert!(c.holder("stage").is_none());
+    }
+
+    #[test]
+    fn a_dead_holder_is_ended_as_stopped_naming_its_session() {
+        // A pid that cannot be alive on this host.
+        let host = crate::runner::process::session_id();
+        let host = host.rsplit_once(':').map_or("", |(h, _)| h);
+        let dead = format!("{host}:{}", i32::MAX);
+        let c = Claims::from_entries(&[hold_started(3, Some(dead.clone()))]);
+        let stale = c.stale();
+        assert_eq!(stale.len(), 1);
+        let dir = tempfile::tempdir().expect("tmp");
+        match stale[0].interrupted(dir.path()).expect("an ending") {
+            Event::HoldEnded {
+                outcome: HoldOutcome::Stopped,
+                reason,
+                ..
+            } => assert!(reason.contains(&dead), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_hold_line_from_before_holds_were_claims_claims_nothing() {
+        let c = Claims::from_entries(&[hold_started(3, None)]);
+        assert!(c.holder("stage").is_none());
+        assert!(
+            c.stale().is_empty(),
+            "nothing to end for a holder nobody can check"
+        );
     }
 }
