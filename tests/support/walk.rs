@@ -401,6 +401,21 @@ impl Walk {
         open
     }
 
+    /// Watch the window until the gate opens with every requirement met, then quit and verify.
+    pub fn open_the_gate_and_verify(&self) {
+        let open = self.monitor_to_open();
+        for want in [
+            "✓ steps",
+            "✓ checklist",
+            "✓ sign-offs",
+            "✓ rollback",
+            "✓ monitoring",
+        ] {
+            assert!(open.contains(want), "{want}:\n{open}");
+        }
+        self.quit_and_verify();
+    }
+
     /// Quit, then `rehearse verify` the run against the trusted keys: exit 0 is intact,
     /// signed, and the gate proven open.
     pub fn quit_and_verify(&self) {
