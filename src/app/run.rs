@@ -91,11 +91,8 @@ impl App {
         if p.completed_at.is_some() || self.state.next_command(step).is_some() {
             return None;
         }
-        // An abort ran the step's on_failure, which undoes what its commands set (a traffic
-        // stage goes back to blue): holding again would watch the undone state and pass the
-        // stage. Its commands must run again first (Enter offers that), which opens a new
-        // window.
-        if p.aborted.is_some() && !step.on_failure.is_empty() {
+        // Enter offers to run the commands again instead.
+        if p.needs_commands_again(step) {
             return None;
         }
         if self.holding.as_deref() == Some(step.id.as_str()) {

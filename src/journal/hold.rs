@@ -30,6 +30,15 @@ pub struct HoldProgress {
     pub started: bool,
 }
 
+impl HoldProgress {
+    /// Holding again now would watch an undone state: an abort ran the step's `on_failure`,
+    /// which reverses what its commands set (a traffic stage back to blue), so the commands
+    /// must run again first, which opens a new window.
+    pub fn needs_commands_again(&self, step: &Step) -> bool {
+        self.aborted.is_some() && !step.on_failure.is_empty()
+    }
+}
+
 /// Time covered by probes no further apart than `allowance`, and the stretches that were.
 #[derive(Debug, Clone, Default)]
 pub struct Coverage {

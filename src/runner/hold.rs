@@ -46,9 +46,7 @@ impl Runner {
         if p.completed_at.is_some() {
             return Ok(HoldEnd::Passed);
         }
-        // An abort ran the step's on_failure, which undoes what its commands set (a traffic
-        // stage back to blue): holding again would watch the undone state and pass the stage.
-        if p.aborted.is_some() && !step.on_failure.is_empty() {
+        if p.needs_commands_again(step) {
             return Err(RunnerError::HoldAfterAbort(step_id.to_string()));
         }
         let e = self
