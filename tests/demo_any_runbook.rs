@@ -3,7 +3,7 @@
 //! prompt), the operator's ~/.ssh/config left out; values given with --var still win.
 #![allow(clippy::expect_used)] // a test states its expectations
 
-use std::process::Command;
+use std::process::{Command, Output};
 
 const RUNBOOK: &str = r#"
 format = 2
@@ -53,6 +53,19 @@ target = "bastioned"
 run = "echo app on $USER"
 "#;
 
+/// `rehearse ARGS` with HOME at `home`, state and config under `dir`, no agent, run in `dir`.
+fn rehearse_at(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .current_dir(dir)
+        .args(args)
+        .env("HOME", home)
+        .env("SSH_AUTH_SOCK", "")
+        .env("REHEARSE_STATE_DIR", dir.join("state"))
+        .env("REHEARSE_CONFIG_DIR", dir.join("cfg"))
+        .output()
+        .expect("rehearse")
+}
+
 #[test]
 fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -67,18 +80,22 @@ fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
     )
     .expect("config");
     let run = dir.path().join("run");
-    let o = Command::new(env!("CARGO_BIN_EXE_rehearse"))
-        .args(["demo", "--runbook"])
-        .arg(&rb)
-        .args(["--step", "where", "--run"])
-        .arg(&run)
-        .args(["--var", "note=given on the command line"])
-        .env("HOME", &home)
-        .env("SSH_AUTH_SOCK", "")
-        .env("REHEARSE_STATE_DIR", dir.path().join("state"))
-        .env("REHEARSE_CONFIG_DIR", dir.path().join("cfg"))
-        .output()
-        .expect("rehearse demo");
+    let rehearse = |args: &[&str]| rehearse_at(dir.path(), &home, args);
+    let (rb_s, run_s) = (
+        rb.to_str().expect("utf-8 path"),
+        run.to_str().expect("utf-8 path"),
+    );
+    let o = rehearse(&[
+        "demo",
+        "--runbook",
+        rb_s,
+        "--step",
+        "where",
+        "--run",
+        run_s,
+        "--var",
+        "note=given on the command line",
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),
@@ -114,17 +131,6 @@ fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
         first.contains(r#""redirected":"the embedded demo host on 127.0.0.1"#),
         "{first}"
     );
-    let rehearse = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rehearse"))
-            .args(args)
-            .env("HOME", &home)
-            .env("SSH_AUTH_SOCK", "")
-            .env("REHEARSE_STATE_DIR", dir.path().join("state"))
-            .env("REHEARSE_CONFIG_DIR", dir.path().join("cfg"))
-            .output()
-            .expect("rehearse")
-    };
-    let run_s = run.to_str().expect("utf-8 path");
     let signers = dir.path().join("allowed_signers");
     std::fs::write(&signers, "").expect("signers");
     let v = rehearse(&[
@@ -166,7 +172,6 @@ fn every_ssh_target_runs_on_the_demo_host_with_its_key_pinned() {
     );
     // The attack: the same run resumed as a real one, its commands sent to the runbook's own
     // hosts under a journal that began as a rehearsal. Refused before anything connects.
-    let rb_s = rb.to_str().expect("utf-8 path");
     // (Were it not refused, this config keeps every connection on 127.0.0.1, port 1: closed.)
     let local_only = dir.path().join("local-only");
     std::fs::write(&local_only, "Host *\n  HostName 127.0.0.1\n  Port 1\n").expect("config");
@@ -234,19 +239,11 @@ run = "touch here-ran"
 "#,
     )
     .expect("runbook");
+    let rb_s = rb.to_str().expect("utf-8 path");
     let demo = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rehearse"))
-            .current_dir(dir.path())
-            .args(["demo", "--runbook"])
-            .arg(&rb)
-            .args(["--step", "s"])
-            .args(extra)
-            .env("HOME", dir.path())
-            .env("SSH_AUTH_SOCK", "")
-            .env("REHEARSE_STATE_DIR", dir.path().join("state"))
-            .env("REHEARSE_CONFIG_DIR", dir.path().join("cfg"))
-            .output()
-            .expect("rehearse demo")
+        let mut args = vec!["demo", "--runbook", rb_s, "--step", "s"];
+        args.extend(extra);
+        rehearse_at(dir.path(), dir.path(), &args)
     };
     // The attack on the operator: a "rehearsal" that would run `aws ...` here, for real.
     let o = demo(&[]);
