@@ -72,17 +72,12 @@ impl Fixture {
         )
     }
 
-    fn verify(&self, run: &Path) -> std::process::Output {
+    /// `run` verifies against allowed_signers trusting ana's key.
+    fn assert_verifies(&self, run: &Path, what: &str) {
         let pubkey = std::fs::read_to_string(self.key.with_extension("pub")).expect("pub");
         let allowed = self.dir.path().join("allowed_signers");
         std::fs::write(&allowed, format!("ana {pubkey}")).expect("allowed");
-        Command::new(env!("CARGO_BIN_EXE_rehearse"))
-            .arg("verify")
-            .arg(run)
-            .arg("--allowed-signers")
-            .arg(&allowed)
-            .output()
-            .expect("verify")
+        tmux::assert_verifies(run, &allowed, &[], what);
     }
 }
 
@@ -131,13 +126,7 @@ fn signoff_then_quit_at_once_loses_nothing() {
             Some("signature"),
             "round {round}: {k:?}"
         );
-        let out = f.verify(&run);
-        assert!(
-            out.status.success(),
-            "round {round}: verify failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        f.assert_verifies(&run, &format!("round {round}"));
     }
 }
 
@@ -210,11 +199,5 @@ fn a_flood_from_another_process_does_not_stall_the_ui() {
         matches!((started, finished), (Some(s), Some(e)) if s < e),
         "{started:?} {finished:?}"
     );
-    let out = f.verify(&run);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.assert_verifies(&run, "the flooded run");
 }

@@ -279,18 +279,6 @@ fn demo_walked_to_an_open_gate() {
         j.contains(r#""kind":"watch_started""#) && j.contains(r#""reason":"window complete""#),
         "{j}"
     );
-    let o = std::process::Command::new(bin)
-        .arg("verify")
-        .arg(&run)
-        .arg("--allow-rehearsal")
-        .arg("--allowed-signers")
-        .arg(&allowed)
-        .output()
-        .expect("verify");
-    // Intact, signed by a trusted key, the gate proven open.
-    assert!(
-        o.status.code() == Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stdout)
-    );
+    // Intact, signed by a trusted key, the gate proven open (a rehearsal on the demo host).
+    tmux::assert_verifies(&run, &allowed, &["--allow-rehearsal"], "the demo walk");
 }

@@ -172,3 +172,23 @@ pub fn wait_file(
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+/// `rehearse verify RUN --allowed-signers FILE` (plus `extra`) must exit 0: intact, signed by a
+/// trusted key, the gate proven open. `what` names the run in the failure.
+pub fn assert_verifies(run: &Path, allowed: &Path, extra: &[&str], what: &str) {
+    let o = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .arg("verify")
+        .arg(run)
+        .args(extra)
+        .arg("--allowed-signers")
+        .arg(allowed)
+        .output()
+        .expect("verify");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{what}: verify failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

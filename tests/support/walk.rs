@@ -421,21 +421,7 @@ impl Walk {
     pub fn quit_and_verify(&self) {
         self.t.keys(&["q"]);
         self.t.wait_text("EXITED 0", T);
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_rehearse"))
-            .arg("verify")
-            .arg(&self.run)
-            .arg("--allow-rehearsal")
-            .arg("--allowed-signers")
-            .arg(&self.allowed)
-            .output()
-            .expect("verify");
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
+        super::tmux::assert_verifies(&self.run, &self.allowed, &["--allow-rehearsal"], "the walk");
     }
 }
 
